@@ -1,0 +1,1 @@
+"""moss_ref: placeholder during bootstrap."""

@@ -1,0 +1,97 @@
+"""The plugin contracts: an embedder turns texts into vectors, a vector backend ranks vectors.
+
+Both are small on purpose (httpx transports, tinydb storages). The core — not each plugin —
+validates what a plugin returns (chroma's lesson): an embedder's vectors are checked for length
+and finiteness before they reach a session.
+
+Exact ranking rule (R-V-1, see CONFORMANCE.md "similarity"): the query vector is normalised in
+float64, rounded to float32, and the similarity of a stored float32 vector ``d`` is the correctly
+rounded float64 value of the exact dot product ``sum(q32[i] * d[i])``. Each product of two float32
+values is exact in float64, so ``math.fsum`` of the products gives that value on every backend and
+in every language. Backends may shortlist with a faster, inexact kernel but must return exact
+similarities and the exact order (s desc, id asc by code point).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class EmbedderFingerprint:
+    """Identity of the vectors an embedder makes (R-M-3); stored with every index."""
+
+    backend: str  # stable registry name, e.g. "hash-v1", "minilm-onnx"
+    version: str  # bumps whenever the same text may embed differently
+    dimension: int
+    weights_sha256: str  # "" for weightless embedders
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "backend": self.backend,
+            "version": self.version,
+            "dimension": self.dimension,
+            "weights_sha256": self.weights_sha256,
+        }
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Embeds texts for one model id.
+
+    ``embed`` returns one vector of length ``dimension`` per text, L2-normalised, in input order.
+    It must be deterministic: the same text gives the same vector in every process.
+    Failures to load weights raise ``MossError`` code ``MODEL_UNAVAILABLE``.
+    """
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> EmbedderFingerprint: ...
+
+    def embed(self, texts: Sequence[str]) -> Sequence[Sequence[float]]: ...
+
+
+@runtime_checkable
+class VectorBackend(Protocol):
+    """Stores one float32 vector per document id and ranks them exactly.
+
+    The core guarantees: every vector given to ``put`` has the same length and finite
+    components; ids are non-empty strings; ``query`` is already unit-length and float32-rounded.
+    """
+
+    name: str
+
+    def __len__(self) -> int: ...
+
+    def put(self, ids: Sequence[str], vectors: Sequence[Sequence[float]]) -> None:
+        """Insert or replace the vectors of ``ids`` (the last one wins for a repeated id)."""
+
+    def remove(self, ids: Iterable[str]) -> None:
+        """Forget the vectors of ``ids``; unknown ids are ignored."""
+
+    def clear(self) -> None:
+        """Forget every vector."""
+
+    def get(self, doc_id: str) -> list[float] | None:
+        """The stored float32 components of ``doc_id`` as Python floats, or None."""
+
+    def rank(self, query: Sequence[float], k: int, allowed: Collection[str] | None) -> list[tuple[str, float]]:
+        """The ``k`` best ``(id, s)`` among ``allowed`` (all when None), by s desc then id asc."""
+
+    def similarities(self, query: Sequence[float], ids: Iterable[str]) -> dict[str, float]:
+        """Exact ``s`` for each of ``ids`` that has a vector."""
+
+
+def exact_dot(query: Sequence[float], vector: Sequence[float]) -> float:
+    """The correctly rounded dot product of two float32-valued vectors (see module docstring)."""
+    return math.fsum(q * d for q, d in zip(query, vector))
+
+
+def rank_key(item: tuple[str, float]) -> tuple[float, str]:
+    """Sort key of the vector ranking: similarity descending, then id ascending by code point."""
+    return (-item[1], item[0])

@@ -1,0 +1,408 @@
+"""Value types of the Moss API (T-1..T-16), with the real SDK's constructor signatures.
+
+Constructors validate types the way the real SDK's constructors do (T-1: ``DocumentInfo`` is
+strict about ``str``; T-12: ``QueryOptions.top_k`` must be a non-negative ``int``); value
+ranges (alpha, min_score, filters) are checked when the options are used, not here (T-12).
+Unlike the compiled originals these types have value equality and a readable ``repr``.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+__all__ = [
+    "DocumentInfo",
+    "QueryResultDocumentInfo",
+    "SearchResult",
+    "QueryOptions",
+    "GetDocumentsOptions",
+    "MutationOptions",
+    "ParentGrouping",
+    "PushIndexResult",
+    "MutationResult",
+    "JobStatus",
+    "JobPhase",
+    "JobStatusResponse",
+    "JobProgress",
+    "IndexStatus",
+    "IndexStatusValues",
+    "IndexInfo",
+    "ModelRef",
+    "LoadIndexesResult",
+    "Chunking",
+]
+
+
+def _check_str(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be str, got {type(value).__name__}")
+    return value
+
+
+def _to_float32_list(name: str, value: Iterable[Any]) -> list[float]:
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(value).__name__}")
+    out: list[float] = []
+    for x in value:
+        if not isinstance(x, (int, float)):
+            raise TypeError(f"{name} must be a sequence of numbers, got an item of type {type(x).__name__}")
+        out.append(float(x))
+    try:
+        return list(array("f", out))
+    except OverflowError:
+        # |x| beyond float32 range becomes +-inf, as a float32 cast would (rejected later, S-20)
+        return [x if math.isnan(x) or abs(x) <= 3.4028234663852886e38 else math.copysign(math.inf, x) for x in out]
+
+
+class DocumentInfo:
+    """A document: ``id``, ``text``, optional ``metadata`` (str -> str), ``embedding``, ``payload``.
+
+    T-1: the constructor is strict (``id``/``text``/metadata values/``payload`` must be ``str``);
+    empty ids, empty embeddings and NaN components are accepted here and rejected by ``add_docs``.
+    The embedding is kept as float32 values (S-20), so ``0.1`` reads back as ``0.10000000149011612``.
+    """
+
+    __slots__ = ("_id", "_text", "_metadata", "_embedding", "_payload")
+
+    def __init__(
+        self,
+        id: str,
+        text: str,
+        metadata: Optional[Mapping[str, str]] = None,
+        embedding: Optional[Sequence[float]] = None,
+        payload: Optional[str] = None,
+    ) -> None:
+        self.id = id
+        self.text = text
+        self.metadata = metadata  # type: ignore[assignment]
+        self.embedding = embedding  # type: ignore[assignment]
+        self.payload = payload
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @id.setter
+    def id(self, value: str) -> None:
+        self._id = _check_str("DocumentInfo.id", value)
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text = _check_str("DocumentInfo.text", value)
+
+    @property
+    def metadata(self) -> Optional[dict[str, str]]:
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value: Optional[Mapping[str, str]]) -> None:
+        if value is None:
+            self._metadata = None
+            return
+        if not isinstance(value, Mapping):
+            raise TypeError(f"DocumentInfo.metadata must be a dict of str to str, got {type(value).__name__}")
+        md: dict[str, str] = {}
+        for k, v in value.items():
+            _check_str("DocumentInfo.metadata key", k)
+            md[k] = _check_str(f"DocumentInfo.metadata[{k!r}]", v)
+        self._metadata = md
+
+    @property
+    def embedding(self) -> Optional[list[float]]:
+        return self._embedding
+
+    @embedding.setter
+    def embedding(self, value: Optional[Sequence[float]]) -> None:
+        self._embedding = None if value is None else _to_float32_list("DocumentInfo.embedding", value)
+
+    @property
+    def payload(self) -> Optional[str]:
+        return self._payload
+
+    @payload.setter
+    def payload(self, value: Optional[str]) -> None:
+        self._payload = None if value is None else _check_str("DocumentInfo.payload", value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DocumentInfo):
+            return NotImplemented
+        return (self.id, self.text, self.metadata, self.embedding, self.payload) == (
+            other.id,
+            other.text,
+            other.metadata,
+            other.embedding,
+            other.payload,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        emb = None if self._embedding is None else f"<{len(self._embedding)} floats>"
+        return (
+            f"DocumentInfo(id={self.id!r}, text={self.text!r}, metadata={self.metadata!r}, "
+            f"embedding={emb}, payload={self.payload!r})"
+        )
+
+
+@dataclass(eq=True)
+class QueryResultDocumentInfo:
+    """One query hit (T-3). ``score`` in [0, 1] comes from vector similarity alone (Q-4)."""
+
+    id: str
+    text: str
+    metadata: Optional[dict[str, str]] = None
+    score: float = 0.0
+    index_name: Optional[str] = None
+    payload: Optional[str] = None
+
+
+@dataclass(eq=True)
+class SearchResult:
+    """Query answer (T-4): ``docs`` in relevance order, ``query`` echoes the text."""
+
+    docs: list[QueryResultDocumentInfo]
+    query: str
+    index_name: Optional[str] = None
+    time_taken_ms: Optional[int] = None
+    model_id: Optional[str] = None
+
+
+def _non_negative_int(name: str, value: object) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a non-negative int, got {type(value).__name__}")
+    if value < 0:
+        raise OverflowError("can't convert negative int to unsigned")
+    return value
+
+
+class QueryOptions:
+    """Query options (T-12). Stored as given; ranges are validated at query time (Q-1, Q-3, Q-7)."""
+
+    def __init__(
+        self,
+        embedding: Optional[Sequence[float]] = None,
+        top_k: Optional[int] = None,
+        alpha: Optional[float] = None,
+        filter: Optional[Mapping[str, Any]] = None,
+        group_by: Optional["ParentGrouping"] = None,
+        min_score: Optional[float] = None,
+        candidate_depth: Optional[int] = None,
+    ) -> None:
+        self.embedding = None if embedding is None else _to_float32_list("QueryOptions.embedding", embedding)
+        self.top_k = _non_negative_int("QueryOptions.top_k", top_k)
+        self.alpha = alpha
+        self.filter = filter
+        self.group_by = group_by
+        self.min_score = min_score
+        self.candidate_depth = _non_negative_int("QueryOptions.candidate_depth", candidate_depth)
+
+    def __repr__(self) -> str:
+        return (
+            f"QueryOptions(top_k={self.top_k!r}, alpha={self.alpha!r}, filter={self.filter!r}, "
+            f"min_score={self.min_score!r}, candidate_depth={self.candidate_depth!r}, "
+            f"embedding={'None' if self.embedding is None else f'<{len(self.embedding)} floats>'})"
+        )
+
+
+@dataclass
+class GetDocumentsOptions:
+    """get_docs options (T-13); the filter is validated when used."""
+
+    doc_ids: Optional[list[str]] = None
+    filter: Optional[Mapping[str, Any]] = None
+    sort_by: Optional[str] = None
+    ascending: Optional[bool] = None
+    group_by: Optional["ParentGrouping"] = None
+
+
+@dataclass
+class MutationOptions:
+    """``upsert``: None or True replace existing ids (S-15); False skips them (R-D-3)."""
+
+    upsert: Optional[bool] = None
+
+
+@dataclass
+class ParentGrouping:
+    """Collapse documents sharing metadata ``parent_field``, siblings ordered by ``order_field`` (T-14)."""
+
+    parent_field: str
+    order_field: str
+
+
+@dataclass(frozen=True)
+class PushIndexResult:
+    """Result of ``SessionIndex.push_index`` (T-5). moss_ref pushes synchronously: status ``completed``."""
+
+    job_id: str
+    index_name: str
+    doc_count: int
+    status: str
+
+
+@dataclass(frozen=True)
+class MutationResult:
+    """Result of a client-side mutation job (T-6)."""
+
+    job_id: str
+    index_name: str
+    doc_count: int
+
+
+class _StrEnumLike:
+    """A class-constant namespace whose members carry ``.value`` (as the compiled enums do)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _StrEnumLike):
+            return type(self) is type(other) and self.value == other.value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.value))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r})"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class JobStatus(_StrEnumLike):
+    """Job status constants (T-8)."""
+
+    PENDING_UPLOAD: "JobStatus"
+    UPLOADING: "JobStatus"
+    BUILDING: "JobStatus"
+    COMPLETED: "JobStatus"
+    FAILED: "JobStatus"
+
+
+for _n in ("PENDING_UPLOAD", "UPLOADING", "BUILDING", "COMPLETED", "FAILED"):
+    setattr(JobStatus, _n, JobStatus(_n.lower()))
+
+
+class JobPhase(_StrEnumLike):
+    """Job phase constants (T-9)."""
+
+    DOWNLOADING: "JobPhase"
+    DESERIALIZING: "JobPhase"
+    GENERATING_EMBEDDINGS: "JobPhase"
+    BUILDING_INDEX: "JobPhase"
+    UPLOADING: "JobPhase"
+    CLEANUP: "JobPhase"
+    WAITING_FOR_PARSER: "JobPhase"
+    PARSING: "JobPhase"
+    PARSING_COMPLETE: "JobPhase"
+    QUEUED: "JobPhase"
+    CRAWLING: "JobPhase"
+    PARSING_DOCUMENTS: "JobPhase"
+
+
+for _n in (
+    "DOWNLOADING",
+    "DESERIALIZING",
+    "GENERATING_EMBEDDINGS",
+    "BUILDING_INDEX",
+    "UPLOADING",
+    "CLEANUP",
+    "WAITING_FOR_PARSER",
+    "PARSING",
+    "PARSING_COMPLETE",
+    "QUEUED",
+    "CRAWLING",
+    "PARSING_DOCUMENTS",
+):
+    setattr(JobPhase, _n, JobPhase(_n.lower()))
+
+
+@dataclass(frozen=True)
+class JobStatusResponse:
+    """Status of a job (T-7). ISO-8601 timestamps; ``current_phase`` None once completed."""
+
+    job_id: str
+    status: JobStatus
+    progress: float
+    current_phase: Optional[JobPhase]
+    error: Optional[str]
+    created_at: str
+    updated_at: str
+    completed_at: Optional[str]
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    job_id: str
+    status: JobStatus
+    progress: float
+    current_phase: Optional[JobPhase]
+
+
+class IndexStatus(str):
+    """Index status (T-10): ``NotStarted``, ``Building``, ``Ready``, ``Failed``; accepts any string."""
+
+    NotStarted: "IndexStatus"
+    Building: "IndexStatus"
+    Ready: "IndexStatus"
+    Failed: "IndexStatus"
+
+
+for _n in ("NotStarted", "Building", "Ready", "Failed"):
+    setattr(IndexStatus, _n, IndexStatus(_n))
+
+IndexStatusValues: dict[str, str] = {n: n for n in ("NotStarted", "Building", "Ready", "Failed")}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Model of an index (T-11)."""
+
+    id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """An index in the store (T-10)."""
+
+    id: str
+    name: str
+    version: str
+    status: str
+    doc_count: int
+    created_at: str
+    updated_at: str
+    model: ModelRef
+
+
+@dataclass
+class LoadIndexesResult:
+    """Best-effort multi-load result (T-16, C-16)."""
+
+    loaded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    failed_codes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Chunking:
+    """Native chunking options (D-17). Accepted for signature compatibility; see CONFORMANCE.md."""
+
+    chunk_size: Optional[int] = None
+    chunk_overlap: Optional[int] = None
+    mode: str = "pages"
+    markdown_header_depth: Optional[int] = None
