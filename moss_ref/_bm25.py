@@ -1,0 +1,106 @@
+"""The keyword signal: BM25 over document text, maintained incrementally (R-Q-2, Q-6).
+
+Rules implemented here:
+
+* tokens are the ``\\w+`` runs (Python ``re``, Unicode) of ``casefold(NFKC(text))``; no stemming,
+  no stop words; a document's length is its token count;
+* ``idf(t) = ln(1 + (N - n_t + 0.5) / (n_t + 0.5))`` with ``N`` the number of documents in the
+  index and ``n_t`` the number containing ``t``; ``k1 = 1.2``, ``b = 0.75``; the average length
+  covers every document of the index, not only those passing a filter;
+* each *distinct* query token counts once; only documents containing at least one query token
+  enter the keyword list; per-token contributions are summed with ``math.fsum`` so the score
+  does not depend on summation order;
+* ranking order is (BM25 desc, id asc by code point) (R-Q-4).
+
+Adding or removing a document updates postings, document frequencies and the total length in
+O(tokens of that document); a query touches only the postings of its tokens.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Collection
+
+K1 = 1.2
+B = 0.75
+_TOKEN = re.compile(r"\w+")
+
+
+def tokenize(text: str) -> list[str]:
+    """NFKC, casefold, then the ``\\w+`` runs (R-Q-2)."""
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+class KeywordIndex:
+    """Inverted index with BM25 scoring; documents are keyed by id."""
+
+    __slots__ = ("_postings", "_lengths", "_terms", "_total_length")
+
+    def __init__(self) -> None:
+        self._postings: dict[str, dict[str, int]] = {}
+        self._lengths: dict[str, int] = {}
+        self._terms: dict[str, tuple[str, ...]] = {}  # distinct tokens of each document
+        self._total_length = 0
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def add(self, doc_id: str, text: str) -> None:
+        """Index ``text`` under ``doc_id``, replacing what was indexed for it before."""
+        if doc_id in self._lengths:
+            self.remove(doc_id)
+        tokens = tokenize(text)
+        self._lengths[doc_id] = len(tokens)
+        self._total_length += len(tokens)
+        counts = Counter(tokens)
+        self._terms[doc_id] = tuple(counts)
+        for token, tf in counts.items():
+            self._postings.setdefault(token, {})[doc_id] = tf
+
+    def remove(self, doc_id: str) -> None:
+        """Forget ``doc_id``; unknown ids are ignored."""
+        length = self._lengths.pop(doc_id, None)
+        if length is None:
+            return
+        self._total_length -= length
+        for token in self._terms.pop(doc_id):
+            posting = self._postings[token]
+            del posting[doc_id]
+            if not posting:
+                del self._postings[token]
+
+    def clear(self) -> None:
+        self._postings.clear()
+        self._lengths.clear()
+        self._terms.clear()
+        self._total_length = 0
+
+    def scores(self, query: str, allowed: Collection[str] | None = None) -> dict[str, float]:
+        """BM25 of every document (in ``allowed``, when given) containing a query token."""
+        n_docs = len(self._lengths)
+        if n_docs == 0:
+            return {}
+        avgdl = self._total_length / n_docs
+        parts: dict[str, list[float]] = {}
+        for token in dict.fromkeys(tokenize(query)):
+            posting = self._postings.get(token)
+            if not posting:
+                continue
+            n_t = len(posting)
+            idf = math.log(1.0 + (n_docs - n_t + 0.5) / (n_t + 0.5))
+            for doc_id, tf in posting.items():
+                if allowed is not None and doc_id not in allowed:
+                    continue
+                norm = K1 * (1.0 - B + B * self._lengths[doc_id] / avgdl)
+                parts.setdefault(doc_id, []).append(idf * tf * (K1 + 1.0) / (tf + norm))
+        return {doc_id: math.fsum(p) for doc_id, p in parts.items()}
+
+    def rank(self, query: str, k: int, allowed: Collection[str] | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best ``(id, bm25)`` by BM25 desc, then id asc."""
+        if k <= 0:
+            return []
+        ranked = sorted(self.scores(query, allowed).items(), key=lambda item: (-item[1], item[0]))
+        return ranked[:k]

@@ -1,0 +1,42 @@
+"""Parent grouping (S-26, S-31, Q-11): collapse sibling documents into one result per parent.
+
+Reference choices (the real SDK leaves them open, §12.18):
+
+* documents sharing the value of metadata field ``parent_field`` form one group; the group's
+  result has ``id`` = the parent value, ``text`` = the siblings' texts joined by ``"\\n"`` in
+  ``order_field`` order (numeric-aware like ``sort_by``; ties and missing values by id),
+  ``metadata`` and ``payload`` of the group's first (best-placed) member;
+* a document without ``parent_field`` stays a group of its own (its own id, text, metadata);
+* groups appear in the order of their best-placed member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Optional, TypeVar
+
+from ._corpus import Record
+from ._ordering import field_sort_key
+
+T = TypeVar("T")
+
+
+def group(
+    items: Sequence[T],
+    record_of: Callable[[T], Record],
+    parent_field: str,
+    order_field: str,
+) -> list[tuple[T, str, str]]:
+    """Group ``items`` (already in result order) → ``(leader, group id, joined text)`` per group."""
+    groups: dict[tuple[bool, str], list[T]] = {}
+    for item in items:
+        record = record_of(item)
+        parent: Optional[str] = (record.metadata or {}).get(parent_field)
+        key = (True, parent) if parent is not None else (False, record.id)
+        groups.setdefault(key, []).append(item)
+    out: list[tuple[T, str, str]] = []
+    for (has_parent, group_id), members in groups.items():
+        ordered = sorted(members, key=lambda m: field_sort_key(record_of(m), order_field))
+        text = "\n".join(record_of(m).text for m in ordered) if has_parent else record_of(members[0]).text
+        out.append((members[0], group_id, text))
+    return out

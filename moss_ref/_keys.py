@@ -1,0 +1,32 @@
+"""Project keys are kept only as salted, slow hashes, compared in constant time (R-ST-2)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+_ITERATIONS = 100_000
+_SCHEME = "pbkdf2-sha256"
+
+
+def hash_key(project_key: str, *, salt: bytes | None = None, iterations: int = _ITERATIONS) -> str:
+    """``pbkdf2-sha256$<iterations>$<salt hex>$<digest hex>``."""
+    salt = os.urandom(16) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha256", project_key.encode("utf-8", "surrogatepass"), salt, iterations)
+    return f"{_SCHEME}${iterations}${salt.hex()}${digest.hex()}"
+
+
+def verify_key(project_key: str, stored: str) -> bool:
+    """True when ``project_key`` hashes to ``stored``; malformed ``stored`` never verifies."""
+    try:
+        scheme, iterations, salt_hex, digest_hex = stored.split("$")
+        if scheme != _SCHEME:
+            return False
+        expected = bytes.fromhex(digest_hex)
+        digest = hashlib.pbkdf2_hmac(
+            "sha256", project_key.encode("utf-8", "surrogatepass"), bytes.fromhex(salt_hex), int(iterations)
+        )
+    except (ValueError, OverflowError):
+        return False
+    return hmac.compare_digest(digest, expected)

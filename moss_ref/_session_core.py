@@ -1,0 +1,328 @@
+"""The synchronous session: every SessionIndex rule, with no I/O and no event loop (R-API-3).
+
+``SessionCore`` orchestrates; the rules live in small modules it delegates to: document input
+(``_docs_input``), filters (``_filters``), query planning and ranking (``_query``), orders
+(``_ordering``), grouping (``_grouping``). Every public method validates its whole input before
+changing anything (R-D-1, R-E-1); a lock makes each call atomic across threads (R-C-1).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, TypeVar
+
+from ._corpus import Corpus, Record
+from ._docs_input import to_document_infos
+from ._errors import InvalidArgumentError, MossError, internal, invalid, model_unavailable
+from ._filters import compile_filter
+from ._grouping import group
+from ._models import CUSTOM
+from ._ordering import sort_records
+from ._protocols import Embedder, EmbedderFingerprint, VectorBackend
+from ._query import Hit, plan_query, run
+from ._types import (
+    DocumentInfo,
+    GetDocumentsOptions,
+    MutationOptions,
+    ParentGrouping,
+    QueryOptions,
+    QueryResultDocumentInfo,
+    SearchResult,
+)
+
+CLOSED = "SessionIndex is closed"
+R = TypeVar("R")
+
+
+class SessionCore:
+    """An in-memory index bound to one model: the semantics of ``SessionIndex`` (S-11..S-36)."""
+
+    def __init__(
+        self,
+        name: str,
+        model_id: str,
+        *,
+        embedder: Optional[Embedder],
+        vector_backend_factory: Callable[[], VectorBackend],
+    ) -> None:
+        self._name = name
+        self._model_id = model_id
+        self._embedder = embedder
+        self._new_backend = vector_backend_factory
+        self._corpus = Corpus(vector_backend_factory(), self._builtin_dimension())
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # -- properties (S-11..S-13, R-S-3) ------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def doc_count(self) -> int:
+        with self._lock:
+            self._check_open()
+            return len(self._corpus)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def is_custom(self) -> bool:
+        return self._model_id == CUSTOM
+
+    @property
+    def corpus(self) -> Corpus:
+        """The searchable contents (used by stores to snapshot a session)."""
+        return self._corpus
+
+    @property
+    def embedder(self) -> Optional[Embedder]:
+        return self._embedder
+
+    def close(self) -> None:
+        """Idempotent (S-36)."""
+        with self._lock:
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidArgumentError(CLOSED)
+
+    def _builtin_dimension(self) -> Optional[int]:
+        return None if self._embedder is None else self._embedder.fingerprint.dimension
+
+    # -- add_docs (S-14..S-21, R-D-1..R-D-4) ------------------------------------------------
+
+    def add_docs(
+        self,
+        docs: object,
+        options: Optional[MutationOptions] = None,
+        *,
+        chunker: Optional[Callable[[str], list[str]]] = None,
+        chunking: object = None,
+    ) -> tuple[int, int]:
+        """Validate the whole batch, embed what will be stored, then apply it in order."""
+        with self._lock:
+            self._check_open()
+            parsed = to_document_infos(docs, chunker=chunker, chunking=chunking, model_id=self._model_id)
+            upsert = _upsert_flag(options)
+            self._check_documents(parsed)
+            plan, added, updated = self._plan_batch(parsed, upsert)
+            if not plan:
+                return (0, 0)
+            vectors = self._vectors_for(plan)
+            records = [
+                Record(d.id, d.text, None if d.metadata is None else dict(d.metadata), d.payload) for d in plan
+            ]
+            self._corpus.put(records, vectors)
+            return (added, updated)
+
+    def _check_documents(self, docs: Sequence[object]) -> None:
+        """R-D-1 and S-18/S-20: every item a DocumentInfo with a non-empty id; custom vectors valid."""
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, DocumentInfo):
+                raise invalid(f"docs[{i}] must be a DocumentInfo or a dict with 'id' and 'text'; got {type(doc).__name__}")
+            if not doc.id:
+                raise invalid(f"docs[{i}]: document id must be a non-empty string")
+        if not self.is_custom:
+            return  # built-in sessions ignore carried embeddings (R-D-4)
+        missing = [d.id for d in docs if not d.embedding]  # type: ignore[attr-defined]
+        if missing:
+            raise ValueError(
+                f"Documents missing .embedding for custom model: {missing!r}. "
+                "All documents must have .embedding set when using model_id='custom'."
+            )
+        dimension = self._corpus.dimension
+        for doc in docs:
+            assert isinstance(doc, DocumentInfo) and doc.embedding
+            if not all(math.isfinite(x) for x in doc.embedding):
+                raise invalid(
+                    f"Invalid embedding in doc '{doc.id}': Embedding vectors must contain only finite values; "
+                    "every component must be a finite number"
+                )
+            if dimension is None:
+                dimension = len(doc.embedding)
+            elif len(doc.embedding) != dimension:
+                raise invalid(
+                    f"Inconsistent embedding dimensions: expected {dimension}, got {len(doc.embedding)} in doc '{doc.id}'"
+                )
+
+    def _plan_batch(self, docs: Sequence[DocumentInfo], upsert: bool) -> tuple[list[DocumentInfo], int, int]:
+        """R-D-2/R-D-3: apply in order; count added/updated; the last applied copy of an id wins."""
+        present = set(self._corpus.records)
+        final: dict[str, DocumentInfo] = {}
+        added = updated = 0
+        for doc in docs:
+            if doc.id in present:
+                if not upsert:
+                    continue
+                updated += 1
+            else:
+                added += 1
+                present.add(doc.id)
+            final.pop(doc.id, None)  # keep final in order of last application
+            final[doc.id] = doc
+        return list(final.values()), added, updated
+
+    def _vectors_for(self, docs: Sequence[DocumentInfo]) -> list[Sequence[float]]:
+        if self.is_custom:
+            return [d.embedding for d in docs]  # type: ignore[misc]
+        return self.embed_texts([d.text for d in docs])
+
+    def embed_texts(self, texts: Sequence[str]) -> list[Sequence[float]]:
+        """Embed with the session's embedder and validate its output (the core checks plugins)."""
+        if self._embedder is None:
+            raise internal(f"model '{self._model_id}' has no embedder")
+        try:
+            vectors = list(self._embedder.embed(list(texts)))
+        except MossError:
+            raise
+        except Exception as exc:  # a plugin failure must not escape as a foreign exception (R-E-2)
+            raise model_unavailable(f"embedder {self._embedder.fingerprint.backend!r} failed: {exc!r}") from exc
+        dimension = self._embedder.fingerprint.dimension
+        if len(vectors) != len(texts) or any(
+            len(v) != dimension or not all(math.isfinite(x) for x in v) for v in vectors
+        ):
+            raise internal(
+                f"embedder {self._embedder.fingerprint.backend!r} returned malformed vectors "
+                f"(expected {len(texts)} finite vectors of length {dimension})"
+            )
+        return vectors
+
+    # -- delete_docs (S-22, R-D-5) ------------------------------------------------------------
+
+    def delete_docs(self, doc_ids: object) -> int:
+        with self._lock:
+            self._check_open()
+            ids = _id_list("doc_ids", doc_ids)
+            return self._corpus.remove(ids)
+
+    # -- get_docs (S-23..S-26, R-D-6) ---------------------------------------------------------
+
+    def get_docs(self, options: Optional[GetDocumentsOptions] = None) -> list[DocumentInfo]:
+        with self._lock:
+            self._check_open()
+            opts = options if options is not None else GetDocumentsOptions()
+            if not isinstance(opts, GetDocumentsOptions):
+                raise invalid(f"options must be a GetDocumentsOptions or None; got {type(opts).__name__}")
+            ids = None if opts.doc_ids is None else _id_list("doc_ids", opts.doc_ids)
+            flt = None if opts.filter is None else compile_filter(opts.filter, "filter")
+            if opts.sort_by is not None and not isinstance(opts.sort_by, str):
+                raise invalid(f"sort_by must be a metadata field name (str) or None; got {type(opts.sort_by).__name__}")
+            if opts.ascending is not None and not isinstance(opts.ascending, bool):
+                raise invalid(f"ascending must be a bool or None; got {type(opts.ascending).__name__}")
+            grouping = _grouping(opts.group_by)
+            records = self._corpus.records
+            if ids is not None:
+                chosen = [records[i] for i in dict.fromkeys(ids) if i in records]
+            else:
+                chosen = sorted(records.values(), key=lambda r: r.id)
+            if flt is not None:
+                chosen = [r for r in chosen if flt.matches(r.metadata)]
+            if ids is None and opts.sort_by is not None:
+                chosen = sort_records(chosen, opts.sort_by, opts.ascending is not False)
+            if grouping is not None:
+                return [
+                    DocumentInfo(gid, text, _copy(lead.metadata), None, lead.payload)
+                    for lead, gid, text in group(chosen, lambda r: r, grouping.parent_field, grouping.order_field)
+                ]
+            return [self._document(r) for r in chosen]
+
+    def _document(self, record: Record) -> DocumentInfo:
+        embedding = self._corpus.vectors.get(record.id) if self.is_custom else None
+        return DocumentInfo(record.id, record.text, _copy(record.metadata), embedding, record.payload)
+
+    # -- query (S-27..S-32, R-Q-*) -----------------------------------------------------------
+
+    def query(self, query: object, options: Optional[QueryOptions] = None, *, index_name: Optional[str] = None) -> SearchResult:
+        with self._lock:
+            self._check_open()
+            started = time.perf_counter()
+            plan = plan_query(query, options, custom=self.is_custom, dimension=self._corpus.dimension)
+            hits = run(plan, self._corpus, lambda text: self.embed_texts([text])[0])
+            docs = self._results(hits, plan.group_by, plan.top_k, index_name)
+            elapsed = int((time.perf_counter() - started) * 1000)
+            return SearchResult(docs, plan.text, self._name, elapsed, self._model_id)
+
+    def _results(
+        self, hits: list[Hit], grouping: Optional[ParentGrouping], top_k: int, index_name: Optional[str]
+    ) -> list[QueryResultDocumentInfo]:
+        records = self._corpus.records
+
+        def result(hit: Hit, doc_id: str, text: str) -> QueryResultDocumentInfo:
+            record = records[hit.id]
+            return QueryResultDocumentInfo(doc_id, text, _copy(record.metadata), hit.score, index_name, record.payload)
+
+        if grouping is None:
+            return [result(h, h.id, records[h.id].text) for h in hits]
+        grouped = group(hits, lambda h: records[h.id], grouping.parent_field, grouping.order_field)
+        return [result(lead, gid, text) for lead, gid, text in grouped[:top_k]]
+
+    # -- bulk replacement (used by stores and disk snapshots) ---------------------------------
+
+    def replace_contents(
+        self,
+        model_id: str,
+        embedder: Optional[Embedder],
+        records: Sequence[Record],
+        vectors: Sequence[Sequence[float]],
+    ) -> None:
+        """Swap in a validated index (model adoption, S-7); builds the new corpus before swapping."""
+        with self._lock:
+            self._check_open()
+            corpus = Corpus(self._new_backend(), None if embedder is None else embedder.fingerprint.dimension)
+            corpus.put(records, vectors)
+            self._corpus = corpus
+            self._model_id = model_id
+            self._embedder = embedder
+
+    def fingerprint(self) -> Optional[EmbedderFingerprint]:
+        return None if self._embedder is None else self._embedder.fingerprint
+
+    def locked(self, fn: Callable[[], R]) -> R:
+        """Run ``fn`` while holding the session lock (atomic snapshots for push)."""
+        with self._lock:
+            self._check_open()
+            return fn()
+
+
+def _copy(metadata: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
+    return None if metadata is None else dict(metadata)
+
+
+def _upsert_flag(options: object) -> bool:
+    """S-15: None options or ``upsert=None`` mean True; otherwise ``bool(upsert)``."""
+    if options is None:
+        return True
+    if not isinstance(options, MutationOptions):
+        raise invalid(f"options must be a MutationOptions or None; got {type(options).__name__}")
+    return True if options.upsert is None else bool(options.upsert)
+
+
+def _id_list(name: str, value: Any) -> list[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise invalid(f"{name} must be a list of str; got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise invalid(f"{name}[{i}] must be a str; got {type(item).__name__}")
+    return list(value)
+
+
+def _grouping(value: object) -> Optional[ParentGrouping]:
+    if value is None:
+        return None
+    if not isinstance(value, ParentGrouping):
+        raise invalid(f"group_by must be a ParentGrouping or None; got {type(value).__name__}")
+    if not isinstance(value.parent_field, str) or not isinstance(value.order_field, str):
+        raise invalid("group_by.parent_field and group_by.order_field must be str")
+    return value
