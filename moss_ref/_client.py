@@ -32,10 +32,10 @@ CLIENT_CLOSED = "MossClient is closed"
 
 def resolve_store(store: Optional[StoreLike]) -> Store:
     """R-ST-1: ``store=``, else ``MOSS_REF_STORE``, else the per-user data directory."""
-    from ._dirstore import DirectoryStore, default_store_path
-
     if store is not None and not isinstance(store, (str, os.PathLike)):
         return store
+    from ._dirstore import DirectoryStore, default_store_path
+
     location = store if store is not None else os.environ.get("MOSS_REF_STORE") or default_store_path()
     return DirectoryStore(os.fspath(location))
 

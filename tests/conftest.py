@@ -20,3 +20,14 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+import pytest  # noqa: E402
+
+#: Every behavioural session test runs against every vector backend (tinydb's conftest pattern).
+VECTOR_BACKENDS = ["python", "numpy"]
+
+
+@pytest.fixture(params=VECTOR_BACKENDS)
+def vector_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

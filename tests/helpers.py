@@ -1,0 +1,53 @@
+"""Small builders shared by the session tests."""
+
+from __future__ import annotations
+
+from moss_ref import DocumentInfo, MossClient
+from moss_ref._session import SessionIndex
+from moss_ref._store import MemoryStore
+
+
+def client(vector_backend: str = "python", embedder: str = "hash-v1", store: object | None = None) -> MossClient:
+    return MossClient(
+        "proj", "key", store=store if store is not None else MemoryStore(), embedder=embedder, vector_backend=vector_backend
+    )
+
+
+def custom_session(vector_backend: str = "python", name: str = "idx") -> SessionIndex:
+    return client(vector_backend).session_sync(name, "custom")
+
+
+def builtin_session(vector_backend: str = "python", name: str = "idx") -> SessionIndex:
+    return client(vector_backend).session_sync(name)
+
+
+# X-1 (MOSS-BEHAVIOUR §11): the filter fixture, 4-dim custom vectors.
+X1 = [
+    DocumentInfo("1", "coffee shop in NYC", {"city": "NYC", "price": "12", "category": "food"}, [1, 0, 0, 0]),
+    DocumentInfo("2", "sushi bar in Tokyo", {"city": "Tokyo", "price": "45", "category": "food"}, [0, 1, 0, 0]),
+    DocumentInfo("3", "tech meetup in NYC", {"city": "NYC", "price": "0", "category": "tech"}, [0, 0, 1, 0]),
+    DocumentInfo("4", "museum in Paris", {"city": "Paris", "price": "20", "category": "culture"}, [0, 0, 0, 1]),
+    DocumentInfo("5", "street food in Tokyo", {"city": "Tokyo", "price": "8", "category": "food"}, [0.5, 0.5, 0, 0]),
+    DocumentInfo("6", "no metadata doc", None, [0.1, 0.1, 0.1, 0.1]),
+]
+
+# X-2: the geo fixture.
+X2 = [
+    DocumentInfo("ts", "times square", {"location": "40.7580,-73.9855"}, [1, 0, 0, 0]),
+    DocumentInfo("sol", "statue of liberty", {"location": "40.6892,-74.0445"}, [0, 1, 0, 0]),
+    DocumentInfo("par", "paris", {"location": "48.8566,2.3522"}, [0, 0, 1, 0]),
+    DocumentInfo("nol", "no location", {"city": "NYC"}, [0, 0, 0, 1]),
+]
+
+
+def x3_docs() -> list[DocumentInfo]:
+    """X-3: the hybrid fixture (vectors along axis 0)."""
+    spec = [
+        ("emb1", 1.0, "noise text", "keep"),
+        ("emb2", 0.9, "noise text", "keep"),
+        ("cross", 0.8, " ".join(["focusterm"] * 3), "keep"),
+        ("kw1", 0.1, " ".join(["focusterm"] * 5), "keep"),
+        ("kw2", 0.05, " ".join(["focusterm"] * 4), "keep"),
+        ("drop", 0.01, "irrelevant text", "drop"),
+    ]
+    return [DocumentInfo(i, t, {"group": g}, [w, 0, 0, 0]) for i, w, t, g in spec]

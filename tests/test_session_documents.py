@@ -1,0 +1,256 @@
+"""add_docs / delete_docs / get_docs rules (CONFORMANCE.md DOC-*)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from helpers import builtin_session, custom_session
+from moss_ref import (
+    DocumentInfo,
+    GetDocumentsOptions,
+    InvalidArgumentError,
+    MutationOptions,
+    ParentGrouping,
+    QueryOptions,
+)
+
+
+def _ids(docs: list[DocumentInfo]) -> list[str]:
+    return [d.id for d in docs]
+
+
+def _state(session) -> tuple[int, list[tuple]]:  # type: ignore[no-untyped-def]
+    docs = session.core.get_docs()
+    return session.doc_count, [(d.id, d.text, d.metadata, d.embedding, d.payload) for d in docs]
+
+
+def test_add_counts_added_then_updated(vector_backend: str) -> None:
+    s = builtin_session(vector_backend)
+    assert s.core.add_docs([DocumentInfo("a", "x"), DocumentInfo("b", "y")]) == (2, 0)
+    assert s.core.add_docs([DocumentInfo("a", "x2"), DocumentInfo("c", "z")]) == (1, 1)
+    assert s.doc_count == 3
+    assert [d.text for d in s.core.get_docs(GetDocumentsOptions(doc_ids=["a"]))] == ["x2"]
+
+
+def test_upsert_replaces_document_entirely(vector_backend: str) -> None:
+    s = custom_session(vector_backend)
+    s.core.add_docs([DocumentInfo("a", "old", {"k": "v"}, [1, 0], "p")])
+    s.core.add_docs([DocumentInfo("a", "new", None, [0, 1])])
+    (doc,) = s.core.get_docs()
+    assert (doc.text, doc.metadata, doc.embedding, doc.payload) == ("new", None, [0.0, 1.0], None)
+
+
+@pytest.mark.parametrize("options", [None, MutationOptions(), MutationOptions(upsert=None), MutationOptions(upsert=True)])
+def test_upsert_defaults_to_true(options: MutationOptions | None) -> None:
+    s = builtin_session()
+    s.core.add_docs([DocumentInfo("a", "one")])
+    assert s.core.add_docs([DocumentInfo("a", "two")], options) == (0, 1)
+    assert s.core.get_docs()[0].text == "two"
+
+
+def test_upsert_false_skips_existing_and_counts_nothing() -> None:
+    s = builtin_session()
+    s.core.add_docs([DocumentInfo("a", "one")])
+    assert s.core.add_docs([DocumentInfo("a", "two"), DocumentInfo("b", "b")], MutationOptions(upsert=False)) == (1, 0)
+    assert [d.text for d in s.core.get_docs()] == ["one", "b"]
+
+
+def test_duplicates_in_batch_apply_in_order_last_wins() -> None:
+    s = builtin_session()
+    assert s.core.add_docs([DocumentInfo("a", "1"), DocumentInfo("a", "2"), DocumentInfo("a", "3")]) == (1, 2)
+    assert s.core.get_docs()[0].text == "3"
+    assert s.doc_count == 1
+
+
+def test_duplicates_in_batch_with_upsert_false_first_wins() -> None:
+    s = builtin_session()
+    assert s.core.add_docs([DocumentInfo("a", "1"), DocumentInfo("a", "2")], MutationOptions(upsert=False)) == (1, 0)
+    assert s.core.get_docs()[0].text == "1"
+
+
+def test_empty_batch_returns_zero_zero() -> None:
+    assert builtin_session().core.add_docs([]) == (0, 0)
+
+
+def test_empty_id_rejects_whole_batch(vector_backend: str) -> None:
+    s = builtin_session(vector_backend)
+    s.core.add_docs([DocumentInfo("keep", "x")])
+    before = _state(s)
+    with pytest.raises(InvalidArgumentError, match=r"docs\[1\].*non-empty"):
+        s.core.add_docs([DocumentInfo("new", "y"), DocumentInfo("", "z")])
+    assert _state(s) == before
+
+
+def test_empty_text_is_allowed() -> None:
+    s = builtin_session()
+    assert s.core.add_docs([DocumentInfo("a", "")]) == (1, 0)
+
+
+def test_builtin_session_ignores_carried_embedding() -> None:
+    s = builtin_session()
+    s.core.add_docs([DocumentInfo("a", "hello world", embedding=[1.0, 2.0])])  # wrong length: ignored, not rejected
+    assert s.core.get_docs()[0].embedding is None
+    assert s.core.query("hello", None).docs[0].id == "a"
+
+
+def test_custom_missing_embeddings_is_plain_value_error_listing_ids() -> None:
+    s = custom_session()
+    with pytest.raises(ValueError) as info:
+        s.core.add_docs([DocumentInfo("a", "x"), DocumentInfo("b", "y", embedding=[]), DocumentInfo("c", "z", embedding=[1])])
+    assert not isinstance(info.value, InvalidArgumentError)
+    assert str(info.value) == (
+        "Documents missing .embedding for custom model: ['a', 'b']. "
+        "All documents must have .embedding set when using model_id='custom'."
+    )
+    assert s.doc_count == 0
+
+
+def test_custom_dimension_fixed_by_first_vectors(vector_backend: str) -> None:
+    s = custom_session(vector_backend)
+    s.core.add_docs([DocumentInfo("a", "x", embedding=[1, 0, 0])])
+    with pytest.raises(InvalidArgumentError, match="expected 3, got 2 in doc 'b'"):
+        s.core.add_docs([DocumentInfo("b", "y", embedding=[1, 0])])
+    with pytest.raises(InvalidArgumentError, match="expected 2, got 3 in doc 'd'"):
+        custom_session(vector_backend).core.add_docs(
+            [DocumentInfo("c", "y", embedding=[1, 0]), DocumentInfo("d", "y", embedding=[1, 0, 0])]
+        )
+    assert s.doc_count == 1
+
+
+def test_custom_dimension_frees_when_session_empties(vector_backend: str) -> None:
+    s = custom_session(vector_backend)
+    s.core.add_docs([DocumentInfo("a", "x", embedding=[1, 0, 0])])
+    s.core.delete_docs(["a"])
+    assert s.core.add_docs([DocumentInfo("b", "y", embedding=[1, 0])]) == (1, 0)
+    assert s.core.query("", QueryOptions(embedding=[0, 1])).docs[0].id == "b"
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 1e39])
+def test_custom_non_finite_components_rejected(bad: float) -> None:
+    s = custom_session()
+    with pytest.raises(InvalidArgumentError, match="finite"):
+        s.core.add_docs([DocumentInfo("a", "x", embedding=[1.0, bad])])
+    assert s.doc_count == 0
+
+
+def test_embeddings_are_float32() -> None:
+    s = custom_session()
+    s.core.add_docs([DocumentInfo("a", "x", embedding=[0.1, 1.0])])
+    assert s.core.get_docs()[0].embedding == [0.10000000149011612, 1.0]
+
+
+def test_delete_counts_removed_ignores_unknown_and_repeats(vector_backend: str) -> None:
+    s = builtin_session(vector_backend)
+    s.core.add_docs([DocumentInfo(i, i) for i in "abc"])
+    assert s.core.delete_docs(["a", "a", "zz", "b"]) == 2
+    assert _ids(s.core.get_docs()) == ["c"]
+    assert s.core.delete_docs([]) == 0
+
+
+@pytest.mark.parametrize("bad", ["a", None, [1], ("a", 2), {"a": 1}])
+def test_delete_rejects_non_list_of_str(bad: object) -> None:
+    s = builtin_session()
+    s.core.add_docs([DocumentInfo("a", "x")])
+    with pytest.raises(InvalidArgumentError, match="doc_ids"):
+        s.core.delete_docs(bad)
+    assert s.doc_count == 1
+
+
+def test_get_docs_default_order_is_code_point_id_order() -> None:
+    s = builtin_session()
+    s.core.add_docs([DocumentInfo(i, i) for i in ["b", "a", "B", "é", "10", "9"]])
+    assert _ids(s.core.get_docs()) == ["10", "9", "B", "a", "b", "é"]
+    assert _ids(s.core.get_docs(GetDocumentsOptions())) == ["10", "9", "B", "a", "b", "é"]
+
+
+def test_get_docs_by_ids_keeps_request_order_skips_missing_dedups() -> None:
+    s = builtin_session()
+    s.core.add_docs([DocumentInfo(i, i, {"n": str(n)}) for n, i in enumerate("abcd")])
+    opts = GetDocumentsOptions(doc_ids=["c", "zz", "a", "c"], sort_by="n", ascending=False)
+    assert _ids(s.core.get_docs(opts)) == ["c", "a"]
+    assert s.core.get_docs(GetDocumentsOptions(doc_ids=[])) == []
+
+
+def test_get_docs_ids_and_filter_intersect() -> None:
+    s = builtin_session()
+    s.core.add_docs([DocumentInfo(i, i, {"k": "1" if i in "ab" else "2"}) for i in "abcd"])
+    opts = GetDocumentsOptions(doc_ids=["d", "b", "a"], filter={"field": "k", "condition": {"$eq": "1"}})
+    assert _ids(s.core.get_docs(opts)) == ["b", "a"]
+
+
+def test_get_docs_sort_by_numbers_first_then_text_missing_last() -> None:
+    s = builtin_session()
+    values = {"a": "50", "b": "9", "c": "apple", "d": "-1.5", "e": "Zed", "f": None, "g": "9"}
+    s.core.add_docs([DocumentInfo(i, i, None if v is None else {"v": v}) for i, v in values.items()])
+    asc = _ids(s.core.get_docs(GetDocumentsOptions(sort_by="v")))
+    assert asc == ["d", "b", "g", "a", "e", "c", "f"]
+    desc = _ids(s.core.get_docs(GetDocumentsOptions(sort_by="v", ascending=False)))
+    assert desc == ["c", "e", "a", "b", "g", "d", "f"]
+
+
+def test_get_docs_embedding_only_for_custom() -> None:
+    c = custom_session()
+    c.core.add_docs([DocumentInfo("a", "x", embedding=[0.5, 0.5])])
+    assert c.core.get_docs()[0].embedding == [0.5, 0.5]
+    b = builtin_session()
+    b.core.add_docs([DocumentInfo("a", "x")])
+    assert b.core.get_docs()[0].embedding is None
+
+
+def test_get_docs_returns_copies() -> None:
+    s = builtin_session()
+    s.core.add_docs([DocumentInfo("a", "x", {"k": "v"})])
+    s.core.get_docs()[0].metadata["k"] = "mutated"  # type: ignore[index]
+    assert s.core.get_docs()[0].metadata == {"k": "v"}
+
+
+def test_add_docs_copies_caller_metadata() -> None:
+    s = builtin_session()
+    doc = DocumentInfo("a", "x", {"k": "v"})
+    s.core.add_docs([doc])
+    doc.metadata["k"] = "mutated"  # type: ignore[index]
+    assert s.core.get_docs()[0].metadata == {"k": "v"}
+
+
+def test_get_docs_group_by_parent() -> None:
+    s = builtin_session()
+    s.core.add_docs(
+        [
+            DocumentInfo("p1#1", "second", {"parentId": "p1", "n": "10"}),
+            DocumentInfo("p1#0", "first", {"parentId": "p1", "n": "9"}),
+            DocumentInfo("solo", "alone", {"other": "x"}),
+            DocumentInfo("p2#0", "only", {"parentId": "p2", "n": "0"}),
+        ]
+    )
+    got = s.core.get_docs(GetDocumentsOptions(group_by=ParentGrouping("parentId", "n")))
+    assert [(d.id, d.text) for d in got] == [("p1", "first\nsecond"), ("p2", "only"), ("solo", "alone")]
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (GetDocumentsOptions(doc_ids="a"), "doc_ids"),  # type: ignore[arg-type]
+        (GetDocumentsOptions(filter={"field": "k"}), "condition"),
+        (GetDocumentsOptions(sort_by=3), "sort_by"),  # type: ignore[arg-type]
+        (GetDocumentsOptions(ascending="yes"), "ascending"),  # type: ignore[arg-type]
+        (GetDocumentsOptions(group_by=("a", "b")), "group_by"),  # type: ignore[arg-type]
+        ({"doc_ids": ["a"]}, "GetDocumentsOptions"),
+    ],
+)
+def test_get_docs_rejects_bad_options(options: object, match: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=match):
+        builtin_session().core.get_docs(options)  # type: ignore[arg-type]
+
+
+def test_add_docs_accepts_dicts() -> None:
+    s = builtin_session()
+    assert s.core.add_docs([{"id": 7, "text": "x", "metadata": {"n": 1.0, "b": True, "skip": None}}]) == (1, 0)
+    (doc,) = s.core.get_docs()
+    assert (doc.id, doc.metadata) == ("7", {"n": "1.0", "b": "true"})
+
+
+def test_list_of_strings_is_rejected_with_clear_error() -> None:
+    with pytest.raises((InvalidArgumentError, TypeError), match="DocumentInfo"):
+        builtin_session().core.add_docs(["just text"])
