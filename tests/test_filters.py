@@ -1,0 +1,791 @@
+"""Metadata filters (moss_ref._filters): rules FLT-1.. in docs/rules/filters.md.
+
+The property tests compare the compiled filters against ``naive_matches`` below, a deliberately
+separate evaluator: direct recursion over the raw filter, ``fractions.Fraction`` for numbers, a
+hand-written character scanner for the number grammars, and the atan2 form of the haversine.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any, Optional
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from moss_ref._errors import InvalidArgumentError
+from moss_ref._filters import MAX_DEPTH, OPERATORS, Filter, compile_filter, filter_value_text, plain_decimal
+
+
+def cond(field: str, op: str, value: object) -> dict[str, Any]:
+    return {"field": field, "condition": {op: value}}
+
+
+def matching(flt: object, docs: Mapping[str, Optional[Mapping[str, str]]]) -> set[str]:
+    compiled = compile_filter(flt)
+    return {doc_id for doc_id, metadata in docs.items() if compiled.matches(metadata)}
+
+
+# ------------------------------------------------------------------------------------------
+# X-1 / X-2 fixtures, pinned exactly
+# ------------------------------------------------------------------------------------------
+
+X1_DOCS: dict[str, Optional[dict[str, str]]] = {
+    "1": {"city": "NYC", "price": "12", "category": "food"},
+    "2": {"city": "Tokyo", "price": "45", "category": "food"},
+    "3": {"city": "NYC", "price": "0", "category": "tech"},
+    "4": {"city": "Paris", "price": "20", "category": "culture"},
+    "5": {"city": "Tokyo", "price": "8", "category": "food"},
+    "6": None,
+}
+
+X1_CASES = [
+    ("city-eq-NYC", cond("city", "$eq", "NYC"), {"1", "3"}),
+    ("city-ne-NYC", cond("city", "$ne", "NYC"), {"2", "4", "5"}),
+    ("price-gt-str-10", cond("price", "$gt", "10"), {"1", "2", "4"}),
+    ("price-gt-int-10", cond("price", "$gt", 10), {"1", "2", "4"}),
+    ("price-gt-float-10.0", cond("price", "$gt", 10.0), {"1", "2", "4"}),
+    ("price-lt-15", cond("price", "$lt", "15"), {"1", "3", "5"}),
+    ("price-gte-20", cond("price", "$gte", "20"), {"2", "4"}),
+    ("price-lte-8", cond("price", "$lte", "8"), {"3", "5"}),
+    ("city-in-NYC-Paris", cond("city", "$in", ["NYC", "Paris"]), {"1", "3", "4"}),
+    ("price-in-12-20", cond("price", "$in", [12, 20]), {"1", "4"}),
+    ("city-nin-NYC", cond("city", "$nin", ["NYC"]), {"2", "4", "5"}),
+    ("and-NYC-food", {"$and": [cond("city", "$eq", "NYC"), cond("category", "$eq", "food")]}, {"1"}),
+    ("or-Paris-tech", {"$or": [cond("city", "$eq", "Paris"), cond("category", "$eq", "tech")]}, {"3", "4"}),
+    (
+        "and-or-nested",
+        {
+            "$and": [
+                {"$or": [cond("city", "$eq", "NYC"), cond("city", "$eq", "Tokyo")]},
+                cond("category", "$eq", "food"),
+            ]
+        },
+        {"1", "2", "5"},
+    ),
+    ("city-eq-Berlin", cond("city", "$eq", "Berlin"), set()),
+    ("city-ne-nonexistent", cond("city", "$ne", "nonexistent"), {"1", "2", "3", "4", "5"}),
+]
+
+
+@pytest.mark.parametrize(("flt", "expected"), [c[1:] for c in X1_CASES], ids=[c[0] for c in X1_CASES])
+def test_x1_fixture(flt: object, expected: set[str]) -> None:
+    assert matching(flt, X1_DOCS) == expected
+
+
+X2_DOCS: dict[str, Optional[dict[str, str]]] = {
+    "ts": {"location": "40.7580,-73.9855"},
+    "sol": {"location": "40.6892,-74.0445"},
+    "par": {"location": "48.8566,2.3522"},
+    "nol": {"city": "NYC"},
+}
+
+
+@pytest.mark.parametrize(
+    ("near", "expected"),
+    [
+        ("40.7580,-73.9855,10000", {"ts", "sol"}),
+        ("40.7580,-73.9855,5000", {"ts"}),
+        ("40.7580,-73.9855,100000", {"ts", "sol"}),
+        ("40.7580,-73.9855,10000000", {"par", "sol", "ts"}),
+    ],
+)
+def test_x2_geo_fixture(near: str, expected: set[str]) -> None:
+    assert matching(cond("location", "$near", near), X2_DOCS) == expected
+
+
+# ------------------------------------------------------------------------------------------
+# Rejections: every one an InvalidArgumentError whose message starts with the clause's path
+# ------------------------------------------------------------------------------------------
+
+OK = cond("a", "$eq", "x")
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    flt: dict[str, Any] = OK
+    for _ in range(depth):
+        flt = {"$and": [flt]}
+    return flt
+
+
+REJECTIONS: list[tuple[str, object, str, str]] = [
+    # (id, filter, path of the bad clause, phrase the message must contain)
+    ("not-a-dict-list", [OK], "filter", "MetadataFilter must be a dict"),
+    ("not-a-dict-none", None, "filter", "MetadataFilter must be a dict"),
+    ("not-a-dict-str", "city = NYC", "filter", "MetadataFilter must be a dict"),
+    ("and-tuple", {"$and": (OK,)}, "filter.$and", "$and value must be a list"),
+    ("or-dict", {"$or": OK}, "filter.$or", "$or value must be a list"),
+    ("and-empty", {"$and": []}, "filter.$and", "at least one filter"),
+    ("or-empty", {"$or": []}, "filter.$or", "at least one filter"),
+    ("child-not-dict", {"$or": [OK, "x"]}, "filter.$or[1]", "MetadataFilter must be a dict"),
+    ("no-field", {"condition": {"$eq": "x"}}, "filter", "Filter dict must contain 'field' and 'condition'"),
+    ("empty-dict", {}, "filter", "Filter dict must contain 'field' and 'condition', or '$and'/'$or'"),
+    ("no-condition", {"field": "a"}, "filter", "Filter dict must contain 'condition' key"),
+    ("condition-not-dict", {"field": "a", "condition": "x"}, "filter.condition", "'condition' must be a dict"),
+    ("condition-list", {"field": "a", "condition": [("$eq", "x")]}, "filter.condition", "'condition' must be a dict"),
+    ("condition-empty", {"field": "a", "condition": {}}, "filter.condition", "Filter condition must contain one of"),
+    (
+        "two-operators",
+        {"field": "p", "condition": {"$gt": 1, "$lt": 9}},
+        "filter.condition",
+        "combine conditions with $and",
+    ),
+    ("op-exists", cond("a", "$exists", True), "filter.condition", "unknown operator '$exists'"),
+    ("op-not", cond("a", "$not", {"$eq": "x"}), "filter.condition", "unknown operator '$not'"),
+    ("op-no-dollar", cond("a", "eq", "x"), "filter.condition", "unknown operator 'eq'"),
+    ("op-known-and-unknown", {"field": "a", "condition": {"$eq": "x", "$regex": "y"}}, "filter.condition", "'$regex'"),
+    ("field-beside-and", {"$and": [OK], "field": "a"}, "filter", "unexpected key 'field' beside '$and'"),
+    ("and-beside-or", {"$or": [OK], "$and": [OK]}, "filter", "unexpected key '$or' beside '$and'"),
+    ("extra-key", {"field": "a", "condition": {"$eq": "x"}, "extra": 1}, "filter", "unknown key 'extra'"),
+    ("bool-eq", cond("a", "$eq", True), "filter.condition.$eq", '"true" or "false"'),
+    ("bool-gt", cond("a", "$gt", False), "filter.condition.$gt", '"true" or "false"'),
+    ("bool-in-list", cond("a", "$in", ["x", True]), "filter.condition.$in[1]", '"true" or "false"'),
+    ("bool-near", cond("a", "$near", True), "filter.condition.$near", '"true" or "false"'),
+    ("nan", cond("a", "$gt", math.nan), "filter.condition.$gt", "finite number"),
+    ("inf", cond("a", "$lt", math.inf), "filter.condition.$lt", "finite number"),
+    ("minus-inf-in-nin", cond("a", "$nin", [-math.inf]), "filter.condition.$nin[0]", "finite number"),
+    ("none-value", cond("a", "$eq", None), "filter.condition.$eq", "Filter value must be a str, int, or float"),
+    ("decimal-value", cond("a", "$eq", Decimal("1.5")), "filter.condition.$eq", "must be a str, int, or float"),
+    ("list-value-eq", cond("a", "$eq", ["x"]), "filter.condition.$eq", "must be a str, int, or float"),
+    ("dict-in-list", cond("a", "$in", [{"x": 1}]), "filter.condition.$in[0]", "must be a str, int, or float"),
+    ("in-tuple", cond("a", "$in", ("x", "y")), "filter.condition.$in", "$in/$nin value must be a list"),
+    ("nin-str", cond("a", "$nin", "x"), "filter.condition.$nin", "$in/$nin value must be a list"),
+    ("in-empty", cond("a", "$in", []), "filter.condition.$in", "at least one value"),
+    ("nin-empty", cond("a", "$nin", []), "filter.condition.$nin", "at least one value"),
+    ("field-int", {"field": 1, "condition": {"$eq": "x"}}, "filter.field", "field must be a str"),
+    ("field-none", {"field": None, "condition": {"$eq": "x"}}, "filter.field", "field must be a str"),
+    ("near-two-numbers", cond("l", "$near", "40.7,-73.9"), "filter.condition.$near", "invalid $near value"),
+    ("near-four-numbers", cond("l", "$near", "1,2,3,4"), "filter.condition.$near", "invalid $near value"),
+    ("near-words", cond("l", "$near", "a,b,c"), "filter.condition.$near", "invalid $near value"),
+    ("near-negative", cond("l", "$near", "40,-73,-1"), "filter.condition.$near", "distance of 0 or more"),
+    ("near-lat-91", cond("l", "$near", "91,0,10"), "filter.condition.$near", "[-90, 90]"),
+    ("near-lng-181", cond("l", "$near", "0,180.5,10"), "filter.condition.$near", "[-180, 180]"),
+    ("near-inf", cond("l", "$near", "0,0,inf"), "filter.condition.$near", "three finite numbers"),
+    ("near-nan", cond("l", "$near", "0,0,nan"), "filter.condition.$near", "three finite numbers"),
+    ("near-overflow", cond("l", "$near", "0,0,1e999"), "filter.condition.$near", "three finite numbers"),
+    ("near-empty", cond("l", "$near", ""), "filter.condition.$near", "invalid $near value"),
+    ("near-int", cond("l", "$near", 5000), "filter.condition.$near", 'invalid $near value "5000"'),
+    (
+        "deep-path",
+        {"$and": [OK, {"$or": [OK, cond("a", "$gt", True)]}]},
+        "filter.$and[1].$or[1].condition.$gt",
+        '"true" or "false"',
+    ),
+    ("too-deep", _nested(MAX_DEPTH + 1), "filter" + ".$and[0]" * MAX_DEPTH + ".$and", f"at most {MAX_DEPTH} levels"),
+    ("huge-int", cond("a", "$eq", 10**5000), "filter.condition.$eq", "too large"),
+]
+
+
+@pytest.mark.parametrize(("flt", "path", "phrase"), [r[1:] for r in REJECTIONS], ids=[r[0] for r in REJECTIONS])
+def test_rejections(flt: object, path: str, phrase: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        compile_filter(flt)
+    err = info.value
+    assert str(err).startswith(path + ": "), str(err)
+    assert phrase in str(err)
+    assert err.code == "INVALID_ARGUMENT"
+    assert err.detail == str(err)
+
+
+def test_two_operators_message_shows_the_and_form() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"\$gt, \$lt") as info:
+        compile_filter({"field": "price", "condition": {"$gt": 1, "$lt": 9}})
+    assert (
+        'for example {"$and": [{"field": "price", "condition": {"$gt": ...}}, '
+        '{"field": "price", "condition": {"$lt": ...}}]}'
+    ) in str(info.value)
+
+
+def test_near_error_keeps_moss_message() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        compile_filter(cond("l", "$near", "40.7580,-73.9855"))
+    assert (
+        'invalid $near value "40.7580,-73.9855": expected "lat,lng,maxDistanceMeters", three finite numbers with '
+        'a distance of 0 or more, for example "40.7580,-73.9855,5000"'
+    ) in str(info.value)
+
+
+def test_path_argument_prefixes_messages() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^options\.filter\.\$or\[0\]\.condition: "):
+        compile_filter({"$or": [cond("a", "$bogus", 1)]}, "options.filter")
+
+
+def test_whole_filter_checked_before_matching() -> None:
+    # Evaluation would short-circuit before the bad second child for many documents; it is refused
+    # anyway, at compile time, with no document involved.
+    for combinator in ("$or", "$and"):
+        with pytest.raises(InvalidArgumentError, match=rf"^filter\.\{combinator}\[1\]\.condition\.\$in: "):
+            compile_filter({combinator: [cond("a", "$ne", "zzz"), cond("a", "$in", [])]})
+
+
+def test_depth_limit_allows_exactly_max_depth() -> None:
+    compiled = compile_filter(_nested(MAX_DEPTH))
+    assert compiled.matches({"a": "x"}) and not compiled.matches({"a": "y"})
+
+
+def test_self_referencing_filter_is_refused() -> None:
+    loop: dict[str, Any] = {"$or": []}
+    loop["$or"].append(loop)
+    with pytest.raises(InvalidArgumentError, match=f"at most {MAX_DEPTH} levels"):
+        compile_filter(loop)
+
+
+def test_operator_vocabulary_is_exactly_moss() -> None:
+    assert set(OPERATORS) == {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$near"}
+
+
+# ------------------------------------------------------------------------------------------
+# Accepted shapes
+# ------------------------------------------------------------------------------------------
+
+
+class FrozenMapping(Mapping[str, Any]):
+    """A Mapping that is not a dict."""
+
+    def __init__(self, **items: Any) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def test_any_mapping_is_a_dict() -> None:
+    flt = FrozenMapping(**{"$or": [MappingProxyType({"field": "city", "condition": FrozenMapping(**{"$eq": "NYC"})})]})
+    assert matching(flt, X1_DOCS) == {"1", "3"}
+    assert matching(MappingProxyType(cond("price", "$in", [20])), X1_DOCS) == {"4"}
+
+
+def test_empty_field_name_is_a_key_like_any_other() -> None:
+    compiled = compile_filter(cond("", "$eq", "x"))
+    assert compiled.matches({"": "x"})
+    assert not compiled.matches({"a": "x"})
+
+
+def test_str_subclass_field_and_value() -> None:
+    class S(str):
+        pass
+
+    assert compile_filter(cond(S("a"), "$eq", S("x"))).matches({"a": "x"})
+
+
+def test_missing_metadata_none_and_empty() -> None:
+    compiled = compile_filter(cond("a", "$ne", "x"))
+    assert not compiled.matches(None)
+    assert not compiled.matches({})
+    assert compiled.matches({"a": "y"})
+
+
+@pytest.mark.parametrize(
+    ("op", "value"),
+    [
+        ("$eq", "x"),
+        ("$ne", "x"),
+        ("$gt", "0"),
+        ("$gte", "0"),
+        ("$lt", "zzz"),
+        ("$lte", "zzz"),
+        ("$in", ["x", "y"]),
+        ("$nin", ["x"]),
+        ("$near", "0,0,30000000"),
+    ],
+)
+def test_missing_field_never_matches(op: str, value: object) -> None:
+    compiled = compile_filter(cond("f", op, value))
+    for metadata in (None, {}, {"other": "y"}, {"other": "0,0"}):
+        assert not compiled.matches(metadata)
+    # ... while a document that has the field can match the same condition
+    present = {"$eq": "x", "$ne": "y", "$gt": "5", "$gte": "5", "$lt": "a", "$lte": "a", "$in": "y", "$nin": "y"}
+    assert compiled.matches({"f": present.get(op, "0,0")})
+
+
+def test_filter_is_immutable() -> None:
+    compiled = compile_filter(OK)
+    assert isinstance(compiled, Filter)
+    with pytest.raises(AttributeError):
+        compiled._test = lambda metadata: True
+    with pytest.raises(AttributeError):
+        compiled.other = 1
+    assert not compiled.matches({"a": "y"})
+
+
+# ------------------------------------------------------------------------------------------
+# Values (F-4) and plain decimals (R-F-4)
+# ------------------------------------------------------------------------------------------
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class MyFloat(float):
+    def __repr__(self) -> str:
+        return "not a number"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("abc", "abc"),
+        ("", ""),
+        ("10.0", "10.0"),
+        (10, "10"),
+        (-5, "-5"),
+        (0, "0"),
+        (10**30, "1000000000000000000000000000000"),
+        (Level.HIGH, "3"),
+        (10.0, "10"),
+        (-0.0, "0"),
+        (0.5, "0.5"),
+        (-12.25, "-12.25"),
+        (0.1 + 0.2, "0.30000000000000004"),
+        (1.5e-7, "0.00000015"),
+        (1e16, "10000000000000000"),
+        (2.0**63 - 1024, "9223372036854774784"),  # largest float below 2**63: integer text
+        (2.0**63, "9223372036854776000"),  # not below 2**63: shortest digits
+        (-(2.0**63), "-9223372036854776000"),
+        (1e20, "100000000000000000000"),
+        (MyFloat(2.5), "2.5"),
+        (MyFloat(7.0), "7"),
+    ],
+)
+def test_filter_value_text(value: object, text: str) -> None:
+    result = filter_value_text(value)
+    assert result == text
+    assert type(result) is str
+
+
+def test_filter_value_text_rejections() -> None:
+    for bad in (True, None, math.nan, b"x", Decimal(1), Fraction(1, 2), 1j):
+        with pytest.raises(InvalidArgumentError):
+            filter_value_text(bad)
+
+
+def test_float_filter_value_equals_integer_text() -> None:
+    # F-5: stored "30.0" is not 30; stored "30" is 30.0
+    compiled = compile_filter(cond("n", "$eq", 30.0))
+    assert compiled.matches({"n": "30"})
+    assert not compiled.matches({"n": "30.0"})
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0", Decimal(0)),
+        ("-0", Decimal(0)),
+        ("+0.0", Decimal(0)),
+        ("+5", Decimal(5)),
+        ("007", Decimal(7)),
+        ("1.50", Decimal("1.5")),
+        ("-12.125", Decimal("-12.125")),
+        ("100000000000000000000000001", Decimal("100000000000000000000000001")),
+        (".5", None),
+        ("5.", None),
+        ("1e3", None),
+        ("1E3", None),
+        (" 1", None),
+        ("1 ", None),
+        ("1\n", None),
+        ("inf", None),
+        ("-Infinity", None),
+        ("nan", None),
+        ("NaN", None),
+        ("1_000", None),
+        ("\u0663", None),  # ARABIC-INDIC DIGIT THREE: Decimal() would accept it
+        ("\uff11", None),  # FULLWIDTH DIGIT ONE
+        ("", None),
+        ("+", None),
+        ("-", None),
+        ("1.2.3", None),
+        ("--1", None),
+        ("+-1", None),
+        ("0x10", None),
+        ("1,5", None),
+    ],
+)
+def test_plain_decimal_grammar(text: str, value: Optional[Decimal]) -> None:
+    assert plain_decimal(text) == value
+    if value is not None:
+        assert isinstance(plain_decimal(text), Decimal)
+
+
+@pytest.mark.parametrize(
+    ("stored", "op", "value", "expected"),
+    [
+        # exact decimals, not floats
+        ("0.3", "$gte", "0.30000000000000000001", False),
+        ("0.3", "$lt", "0.30000000000000000001", True),
+        ("0.3", "$lt", 0.1 + 0.2, True),
+        ("0.30000000000000004", "$gte", 0.1 + 0.2, True),
+        ("0.30000000000000004", "$gt", 0.1 + 0.2, False),
+        ("100000000000000000000000001", "$gt", "100000000000000000000000000", True),
+        ("100000000000000000000000001", "$gt", 10**26, True),
+        ("100000000000000000000000000", "$gt", 10**26, False),
+        ("100000000000000000000000000", "$gte", 10**26, True),
+        ("1.00000000000000000000000000000001", "$gt", 1, True),  # beyond the 28-digit Decimal context
+        ("9223372036854775807", "$lt", 2.0**63, True),
+        # numeric, where text order would differ
+        ("8", "$gt", "10", False),
+        ("12", "$lt", "9", False),
+        ("-2", "$lt", "-10", False),
+        ("10.5", "$gt", 10, True),
+        # negative zero equals zero numerically, but not as text
+        ("-0", "$gte", 0, True),
+        ("-0", "$lt", 0, False),
+        ("-0.0", "$lte", -0.0, True),
+        ("-0", "$eq", 0, False),
+        ("0", "$eq", -0.0, True),
+        # leading "+" is plain (numeric); as text "+5" < "4"
+        ("+5", "$gt", 4, True),
+        ("4", "$lt", "+5", True),
+        # ".5" / "5." are not plain: text order
+        (".5", "$gt", "0.4", False),
+        ("5.", "$gt", "5", True),
+        # one side not plain: code-point order
+        ("abc", "$gt", 10, True),
+        ("1e3", "$gt", "5", False),
+        ("é", "$gt", "z", True),
+        ("Z", "$lt", "a", True),
+        ("10", "$lt", "1a", True),
+    ],
+)
+def test_range_exactness(stored: str, op: str, value: object, expected: bool) -> None:
+    assert compile_filter(cond("n", op, value)).matches({"n": stored}) is expected
+
+
+# ------------------------------------------------------------------------------------------
+# $near
+# ------------------------------------------------------------------------------------------
+
+
+def atan2_distance_m(lat1: float, lng1: float, lat2: float, lng2: float, radius: float = 6_371_000.0) -> float:
+    """Great-circle distance, atan2 form of the haversine (independent of the module's asin form)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lng2 - lng1) / 2) ** 2
+    return 2 * radius * math.atan2(math.sqrt(a), math.sqrt(1 - a))
+
+
+def test_near_uses_mean_earth_radius_6371000() -> None:
+    d = atan2_distance_m(40.7580, -73.9855, 48.8566, 2.3522)
+    assert 5_830_000 < d < 5_840_000
+    docs = X2_DOCS
+    # within 1e-9 relative: 6,371,008.8 m would move the distance by ~8 m
+    assert matching(cond("location", "$near", f"40.7580,-73.9855,{d * (1 + 1e-9)!r}"), docs) == {"ts", "sol", "par"}
+    assert matching(cond("location", "$near", f"40.7580,-73.9855,{d * (1 - 1e-9)!r}"), docs) == {"ts", "sol"}
+
+
+def test_near_boundary_is_inclusive() -> None:
+    assert compile_filter(cond("l", "$near", "10,20,0")).matches({"l": "10,20"})
+    assert compile_filter(cond("l", "$near", "90,0,1")).matches({"l": "90,180"})  # the pole, any longitude
+    assert compile_filter(cond("l", "$near", "0,180,1")).matches({"l": "0,-180"})  # across the antimeridian
+
+
+def test_near_antipodal_points() -> None:
+    # antipodes: the haversine term rounds to 1.0000000000000002 here; the distance is half the circumference
+    half_circumference = math.pi * 6_371_000
+    doc = {"l": "26.9471,64.9144"}
+    assert compile_filter(cond("l", "$near", f"-26.9471,-115.0856,{half_circumference + 1}")).matches(doc)
+    assert not compile_filter(cond("l", "$near", f"-26.9471,-115.0856,{half_circumference - 1}")).matches(doc)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["", "abc", "40.7", "40.7,-73.9,5", "91,0", "0,181", "-90.5,0", "nan,0", "0,inf", "1e999,0", "40.7;-73.9", ","],
+)
+def test_near_unparsable_document_value_does_not_match(stored: str) -> None:
+    assert not compile_filter(cond("l", "$near", "0,0,1e8")).matches({"l": stored})
+
+
+def test_near_number_syntax() -> None:
+    # spaces/tabs around numbers, exponents, ".5"/"5." are accepted on both sides
+    compiled = compile_filter(cond("l", "$near", " 40.7580 ,\t-73.9855, 1e4"))
+    assert compiled.matches({"l": "40.6892, -74.0445"})
+    assert compiled.matches({"l": "4.07580e1,-73.9855"})
+    assert compile_filter(cond("l", "$near", ".5,5.,0")).matches({"l": "0.5,5"})
+    assert compile_filter(cond("l", "$near", "-0,+0,0")).matches({"l": "0,0"})
+    assert not compiled.matches({"l": "40.6892 ,-74.0445\n"})
+
+
+# ------------------------------------------------------------------------------------------
+# The naive evaluator and the property tests
+# ------------------------------------------------------------------------------------------
+
+DIGITS = "0123456789"
+
+
+class Ambiguous(Exception):
+    """A $near distance so close to the radius that two float formulas may disagree."""
+
+
+def naive_positional(x: float) -> str:
+    """Shortest round-trip digits of ``x`` without exponent, built by moving the point in repr."""
+    r = repr(x)
+    sign = "-" if r.startswith("-") else ""
+    mantissa, _, exp = r.lstrip("-").partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = whole + frac
+    point = len(whole) + int(exp or "0")
+    if point <= 0:
+        text = "0." + "0" * -point + digits
+    elif point >= len(digits):
+        text = digits + "0" * (point - len(digits))
+    else:
+        text = digits[:point] + "." + digits[point:]
+    if "." in text:
+        head, tail = text.split(".")
+        head = head.lstrip("0") or "0"
+        tail = tail.rstrip("0") or "0"
+        text = head + "." + tail
+    else:
+        text = text.lstrip("0") or "0"
+    return sign + text
+
+
+def naive_text(v: object) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return str(v)
+    assert isinstance(v, float)
+    if v == math.floor(v) and -(2**63) < v < 2**63:
+        return str(int(v))
+    return naive_positional(v)
+
+
+def naive_number(s: str) -> Optional[Fraction]:
+    body = s[1:] if s[:1] in ("+", "-") else s
+    whole, dot, frac = body.partition(".")
+    if not whole or any(c not in DIGITS for c in whole):
+        return None
+    if dot and (not frac or any(c not in DIGITS for c in frac)):
+        return None
+    return Fraction(s)
+
+
+def naive_float(s: str) -> Optional[float]:
+    s = s.strip(" \t")
+    body = s[1:] if s[:1] in ("+", "-") else s
+    mantissa, e, exp = body.replace("E", "e").partition("e")
+    if e:
+        exp_digits = exp[1:] if exp[:1] in ("+", "-") else exp
+        if not exp_digits or any(c not in DIGITS for c in exp_digits):
+            return None
+    whole, _, frac = mantissa.partition(".")
+    if not (whole or frac) or any(c not in DIGITS for c in whole + frac) or mantissa.count(".") > 1:
+        return None
+    return float(s)
+
+
+def naive_point(s: str, parts: int) -> Optional[list[float]]:
+    pieces = s.split(",")
+    if len(pieces) != parts:
+        return None
+    numbers = [naive_float(p) for p in pieces]
+    if any(n is None or n != n or n in (math.inf, -math.inf) for n in numbers):
+        return None
+    values = [n for n in numbers if n is not None]
+    if not (-90 <= values[0] <= 90 and -180 <= values[1] <= 180):
+        return None
+    return values
+
+
+def naive_range(op: str, stored: str, value: object) -> bool:
+    text = naive_text(value)
+    a, b = naive_number(stored), naive_number(text)
+    x: Any
+    y: Any
+    if a is not None and b is not None:
+        x, y = a, b
+    else:
+        x, y = [ord(c) for c in stored], [ord(c) for c in text]
+    return bool({"$gt": x > y, "$gte": x >= y, "$lt": x < y, "$lte": x <= y}[op])
+
+
+def naive_matches(flt: Mapping[str, Any], metadata: Optional[Mapping[str, str]]) -> bool:
+    if "$and" in flt:
+        return all(naive_matches(child, metadata) for child in flt["$and"])
+    if "$or" in flt:
+        return any(naive_matches(child, metadata) for child in flt["$or"])
+    if metadata is None or flt["field"] not in metadata:
+        return False
+    stored = metadata[flt["field"]]
+    [(op, value)] = flt["condition"].items()
+    if op == "$eq":
+        return stored == naive_text(value)
+    if op == "$ne":
+        return stored != naive_text(value)
+    if op == "$in":
+        return any(stored == naive_text(v) for v in value)
+    if op == "$nin":
+        return all(stored != naive_text(v) for v in value)
+    if op == "$near":
+        centre = naive_point(value, 3)
+        assert centre is not None
+        point = naive_point(stored, 2)
+        if point is None:
+            return False
+        d = atan2_distance_m(centre[0], centre[1], point[0], point[1])
+        if d != 0 and abs(d - centre[2]) <= 1e-6 * max(1.0, centre[2]):
+            raise Ambiguous
+        return d <= centre[2]
+    return naive_range(op, stored, value)
+
+
+TEXT_POOL = [
+    "0", "1", "8", "10", "12", "15", "10.0", "-0", "-0.0", "+5", "007", ".5", "5.", "1e3", "abc", "ABC", "",
+    "é", "\u0663", " 1", "100000000000000000000000001", "100000000000000000000000000", "0.3",
+    "0.30000000000000004", "-12.5", "z", "9223372036854775808", "9223372036854776000",
+]  # fmt: skip
+
+stored_text = st.one_of(
+    st.sampled_from(TEXT_POOL),
+    st.integers(-30, 30).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2).map(lambda d: format(d, "f")),
+    st.text(max_size=4),
+)
+filter_scalar = st.one_of(
+    st.sampled_from(TEXT_POOL),
+    st.integers(-30, 30),
+    st.integers(),
+    st.sampled_from([10.0, 12.0, -0.0, 0.5, 0.1 + 0.2, 1e20, 2.0**63, 2.0**63 - 1024, -12.5]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=4),
+)
+PLACES = [
+    (40.7580, -73.9855),
+    (40.6892, -74.0445),
+    (48.8566, 2.3522),
+    (35.6762, 139.6503),
+    (-33.8688, 151.2093),
+    (0.0, 0.0),
+    (90.0, 0.0),
+    (-89.9, 179.9),
+    (0.0, -180.0),
+]
+
+
+def _clamp(x: float, bound: float) -> float:
+    return max(-bound, min(bound, x))
+
+
+# points near known places (so radii from metres to the half circumference all decide something) or anywhere
+points = st.one_of(
+    st.builds(
+        lambda place, dlat, dlng: (_clamp(place[0] + dlat, 90), _clamp(place[1] + dlng, 180)),
+        st.sampled_from(PLACES),
+        st.floats(-0.5, 0.5),
+        st.floats(-0.5, 0.5),
+    ),
+    st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
+)
+radii = st.sampled_from([0.0, 1000.0, 5000.0, 10_000.0, 50_000.0, 1e6, 6e6, 1e7, 2e7]) | st.floats(0, 2.1e7)
+near_value = st.builds(lambda p, m: f"{p[0]!r},{p[1]!r},{m!r}", points, radii)
+stored_point = st.one_of(
+    points.map(lambda p: f"{p[0]!r},{p[1]!r}"),
+    st.sampled_from(["40.7580,-73.9855", " 1 , 2 ", "91,0", "0,181", "a,b", "1,2,3", "nan,0", ".5,5.", "1e999,0"]),
+    stored_text,
+)
+fields_st = {"a": stored_text, "b": stored_text, "loc": stored_point}
+metadata_st = st.one_of(st.none(), st.fixed_dictionaries(fields_st), st.fixed_dictionaries({}, optional=fields_st))
+SCALAR_OPS = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"]
+leaf = st.one_of(
+    st.builds(cond, st.sampled_from(["a", "b"]), st.sampled_from(SCALAR_OPS), filter_scalar),
+    st.builds(
+        cond,
+        st.sampled_from(["a", "b"]),
+        st.sampled_from(["$in", "$nin"]),
+        st.lists(filter_scalar, min_size=1, max_size=4),
+    ),
+    st.builds(cond, st.just("loc"), st.just("$near"), near_value),
+)
+filters = st.recursive(
+    leaf,
+    lambda children: st.builds(
+        lambda k, xs: {k: xs}, st.sampled_from(["$and", "$or"]), st.lists(children, min_size=1, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def check_against_naive(flt: dict[str, Any], docs: list[Optional[dict[str, str]]]) -> None:
+    compiled = compile_filter(flt)
+    for metadata in docs:
+        try:
+            expected = naive_matches(flt, metadata)
+        except Ambiguous:
+            assume(False)
+        assert compiled.matches(metadata) is expected, (flt, metadata)
+
+
+@given(filters, st.lists(metadata_st, min_size=1, max_size=8))
+def test_property_matches_naive_evaluator(flt: dict[str, Any], docs: list[Optional[dict[str, str]]]) -> None:
+    check_against_naive(flt, docs)
+
+
+@given(leaf, st.lists(metadata_st, min_size=1, max_size=8))
+def test_property_single_condition_matches_naive(flt: dict[str, Any], docs: list[Optional[dict[str, str]]]) -> None:
+    check_against_naive(flt, docs)
+
+
+@given(near_value, st.lists(stored_point, min_size=1, max_size=8))
+def test_property_near_matches_naive(near: str, stored: list[str]) -> None:
+    check_against_naive(cond("loc", "$near", near), [{"loc": s} for s in stored])
+
+
+@given(filter_scalar)
+def test_property_value_text_matches_naive(value: object) -> None:
+    assert filter_value_text(value) == naive_text(value)
+
+
+@given(stored_text)
+def test_property_plain_decimal_matches_naive(text: str) -> None:
+    expected = naive_number(text)
+    got = plain_decimal(text)
+    assert (got is None) == (expected is None)
+    if got is not None:
+        assert Fraction(got) == expected
+
+
+JUNK_KEYS = st.sampled_from(["field", "condition", "$and", "$or", *OPERATORS, "$exists", "$not", ""]) | st.text(
+    max_size=3
+)
+junk = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=5),
+        st.sampled_from(["40,-73,10", "a", "a,b", "0,0,0"]),
+        st.from_type(object),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.tuples(children),
+        st.dictionaries(JUNK_KEYS, children, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@given(junk, st.lists(metadata_st, max_size=4))
+def test_property_junk_raises_only_invalid_argument(obj: object, docs: list[Optional[dict[str, str]]]) -> None:
+    try:
+        compiled = compile_filter(obj)
+    except InvalidArgumentError as err:
+        assert str(err).startswith("filter")
+        assert err.code == "INVALID_ARGUMENT"
+        return
+    for metadata in docs:
+        assert compiled.matches(metadata) in (True, False)
