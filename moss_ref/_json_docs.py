@@ -18,6 +18,7 @@ every literal with a fraction or exponent become ``float``; a literal beyond the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple, NoReturn
 
 from ._errors import invalid
@@ -103,22 +104,12 @@ class _Scanner:
 
     def array_docs(self) -> list[JsonDoc]:
         """``[doc, doc, ...]``; errors inside item ``i`` start with ``index <i>: ``."""
-        self.pos += 1
         docs: list[JsonDoc] = []
-        self.skip_ws()
-        if self.peek() == "]":
-            self.pos += 1
-        else:
-            while True:
-                self.skip_ws()
-                if self.pos == len(self.text):
-                    self.fail("EOF while parsing a list")
-                where = f"index {len(docs)}"
-                self.where = where + ": "
-                docs.append(JsonDoc(where, self.document(depth=2)))
-                self.where = ""
-                if self.after_item("]", "a list"):
-                    break
+        for _ in self.elements():
+            where = f"index {len(docs)}"
+            self.where = where + ": "
+            docs.append(JsonDoc(where, self.document(depth=2)))
+            self.where = ""
         self.skip_ws()
         if self.pos != len(self.text):
             self.fail("trailing characters")
@@ -151,17 +142,9 @@ class _Scanner:
             start = self.pos
             self.value(depth, cook=False)
             self.fail(f"invalid type: {self.describe(start)}, expected a document object", start)
-        self.pos += 1
         fields: dict[str, object] = {}
         other_keys: set[str] = set()
-        self.skip_ws()
-        if self.peek() == "}":
-            self.pos += 1
-            return fields
-        while True:
-            self.skip_ws()
-            key_pos = self.pos
-            key = self.key("an object")
+        for key, key_pos in self.members():
             if key in fields:
                 self.fail(f"duplicate field `{key}`", key_pos)
             if key == "payload":
@@ -171,8 +154,6 @@ class _Scanner:
             else:
                 other_keys.add(key)
                 self.value(depth, cook=False)
-            if self.after_item("}", "an object"):
-                break
         if top_level and "documents" in other_keys and not fields.keys() & {"id", "text"}:
             raise invalid(
                 f'{self.source}{self.where}this looks like a wrapper object; pass the array inside "documents" instead'
@@ -212,6 +193,33 @@ class _Scanner:
 
     def skip_ws(self) -> None:
         self.pos = _match_end(_WS, self.text, self.pos)
+
+    def elements(self) -> Iterator[None]:
+        """Walk the array at ``pos``: before each yield ``pos`` is at an element, which the caller reads."""
+        self.pos += 1
+        self.skip_ws()
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            if self.pos == len(self.text):
+                self.fail("EOF while parsing a list")
+            yield
+            if self.after_item("]", "a list"):
+                return
+
+    def members(self) -> Iterator[tuple[str, int]]:
+        """Walk the object at ``pos``: yields each key and its position, ``pos`` at the value to read."""
+        self.pos += 1
+        self.skip_ws()
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            key_pos = self.pos
+            yield self.key("an object"), key_pos
+            if self.after_item("}", "an object"):
+                return
 
     def after_item(self, close: str, what: str) -> bool:
         """After a list item or object member: True at ``close``, False after a ``,``."""
@@ -265,32 +273,14 @@ class _Scanner:
     def json_object(self, depth: int, cook: bool) -> dict[str, object]:
         """``{...}``; a repeated key keeps its last value."""
         self.check_depth(depth)
-        self.pos += 1
         result: dict[str, object] = {}
-        self.skip_ws()
-        if self.peek() == "}":
-            self.pos += 1
-            return result
-        while True:
-            self.skip_ws()
-            key = self.key("an object")
+        for key, _ in self.members():
             result[key] = self.value(depth, cook)
-            if self.after_item("}", "an object"):
-                return result
+        return result
 
     def json_array(self, depth: int, cook: bool) -> list[object]:
         self.check_depth(depth)
-        self.pos += 1
-        result: list[object] = []
-        self.skip_ws()
-        if self.peek() == "]":
-            self.pos += 1
-            return result
-        while True:
-            self.skip_ws()
-            result.append(self.value(depth, cook))
-            if self.after_item("]", "a list"):
-                return result
+        return [self.value(depth, cook) for _ in self.elements()]
 
     def number(self, cook: bool) -> int | float | None:
         """A number literal; see the module docstring for int/float (D-11)."""
