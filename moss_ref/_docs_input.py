@@ -37,7 +37,6 @@ MAX_CHUNK_CHARS = 2000
 _I64_MIN = -(2**63)
 _U64_END = 2**64
 _JSON_EXTENSIONS = (".json", ".jsonl", ".ndjson")
-_TEXT_EXTENSIONS = (".txt", ".md", ".markdown")
 _NO_NATIVE_CHUNKING = (
     "moss_ref, the reference implementation, does not provide native chunking; "
     "pass chunker=<a function that splits a str into a list of str> instead"
