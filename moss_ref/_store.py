@@ -11,13 +11,14 @@ publishes a complete new version or nothing (R-ST-5); readers see whole versions
 from __future__ import annotations
 
 import threading
+import uuid
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Optional, Protocol, runtime_checkable
 
 from ._corpus import Record
-from ._errors import unauthorized
+from ._errors import INTERNAL, MossError, unauthorized
 from ._keys import hash_key, verify_key
 from ._protocols import EmbedderFingerprint
 
@@ -35,6 +36,7 @@ class StoredIndex:
     version: str = ""
     created_at: str = ""
     updated_at: str = ""
+    index_id: str = ""  # stable across versions; new when an index is deleted and re-created
 
     @property
     def doc_count(self) -> int:
@@ -58,6 +60,38 @@ class IndexSummary:
     version: str
     created_at: str
     updated_at: str
+    index_id: str = ""
+    embedder: Optional[EmbedderFingerprint] = None
+    dimension: Optional[int] = None
+
+
+class IndexConflict(MossError):
+    """A conditional write lost a race: the index is not at the version the writer expected.
+
+    ``expected``/``found`` are versions; ``""`` means "no index". Client calls retry or turn it
+    into a specific error (create_index on an existing name).
+    """
+
+    def __init__(self, name: str, expected: str, found: str) -> None:
+        detail = f"index {name!r} is at version {found or '(none)'!s}, expected {expected or '(none)'!s}"
+        super().__init__(f"The index changed while the operation ran. Retry the operation. {detail}", INTERNAL, detail)
+        self.name = name
+        self.expected = expected
+        self.found = found
+
+
+def summary_of(index: StoredIndex) -> IndexSummary:
+    return IndexSummary(
+        index.name,
+        index.model_id,
+        index.doc_count,
+        index.version,
+        index.created_at,
+        index.updated_at,
+        index_id=index.index_id,
+        embedder=index.embedder,
+        dimension=index.dimension,
+    )
 
 
 @dataclass(frozen=True)
@@ -85,16 +119,28 @@ class Store(Protocol):
     def read_index(self, project_id: str, name: str) -> Optional[StoredIndex]:
         """The latest complete version, or None. Bad data → ``MossError`` ``DESERIALIZATION``."""
 
-    def write_index(self, project_id: str, index: StoredIndex) -> StoredIndex:
-        """Publish ``index`` atomically; returns it with ``version`` and timestamps set."""
+    def read_summary(self, project_id: str, name: str) -> Optional[IndexSummary]:
+        """What ``read_index`` would describe, without reading documents or vectors."""
 
-    def delete_index(self, project_id: str, name: str) -> bool: ...
+    def write_index(self, project_id: str, index: StoredIndex, expect_version: Optional[str] = None) -> StoredIndex:
+        """Publish ``index`` atomically; returns it with ``version``, ``index_id`` and timestamps set.
 
-    def list_indexes(self, project_id: str) -> list[IndexSummary]: ...
+        ``expect_version`` None writes unconditionally (push); ``""`` only if no index of that
+        name exists (create_index); a version only if it is still current (read-modify-write).
+        Otherwise nothing changes and ``IndexConflict`` is raised.
+        """
 
-    def save_job(self, project_id: str, job: JobRecord) -> None: ...
+    def delete_index(self, project_id: str, name: str) -> bool:
+        """True if an index was removed; readers see it gone at once."""
 
-    def read_job(self, project_id: str, job_id: str) -> Optional[JobRecord]: ...
+    def list_indexes(self, project_id: str) -> list[IndexSummary]:
+        """Every index of the project, by name (code point order)."""
+
+    def save_job(self, project_id: str, job: JobRecord) -> None:
+        """Store (or replace) a job record durably."""
+
+    def read_job(self, project_id: str, job_id: str) -> Optional[JobRecord]:
+        """The job, or None for an unknown id (any string; never used as a path unchecked)."""
 
 
 @dataclass
@@ -134,19 +180,29 @@ class MemoryStore:
         with self._lock:
             return self._known(project_id).indexes.get(name)
 
-    def write_index(self, project_id: str, index: StoredIndex) -> StoredIndex:
+    def read_summary(self, project_id: str, name: str) -> Optional[IndexSummary]:
+        with self._lock:
+            index = self._known(project_id).indexes.get(name)
+            return None if index is None else summary_of(index)
+
+    def write_index(self, project_id: str, index: StoredIndex, expect_version: Optional[str] = None) -> StoredIndex:
         from ._clock import now_iso
 
         with self._lock:
             project = self._known(project_id)
-            self._versions += 1
             previous = project.indexes.get(index.name)
+            current = "" if previous is None else previous.version
+            if expect_version is not None and expect_version != current:
+                raise IndexConflict(index.name, expect_version, current)
+            self._versions += 1
             stamp = now_iso()
             published = replace(
                 index,
-                version=str(self._versions),
+                vectors=array("f", index.vectors),  # the store keeps its own copy
+                version=f"{self._versions:010d}-{uuid.uuid4().hex[:8]}",
                 created_at=previous.created_at if previous else stamp,
                 updated_at=stamp,
+                index_id=previous.index_id if previous else uuid.uuid4().hex,
             )
             project.indexes[index.name] = published
             return published
@@ -157,10 +213,7 @@ class MemoryStore:
 
     def list_indexes(self, project_id: str) -> list[IndexSummary]:
         with self._lock:
-            return [
-                IndexSummary(i.name, i.model_id, i.doc_count, i.version, i.created_at, i.updated_at)
-                for i in sorted(self._known(project_id).indexes.values(), key=lambda i: i.name)
-            ]
+            return [summary_of(i) for i in sorted(self._known(project_id).indexes.values(), key=lambda i: i.name)]
 
     def save_job(self, project_id: str, job: JobRecord) -> None:
         with self._lock:
@@ -169,6 +222,3 @@ class MemoryStore:
     def read_job(self, project_id: str, job_id: str) -> Optional[JobRecord]:
         with self._lock:
             return self._known(project_id).jobs.get(job_id)
-
-
-
