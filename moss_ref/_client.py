@@ -15,7 +15,10 @@ from types import TracebackType
 from typing import Any, Optional, Union
 
 from ._clock import new_job_id, now_iso
+from ._cloud import CloudMixin
 from ._errors import request_invalid
+from ._format import path_component
+from ._loaded import LoadedIndexes
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
 from ._names import validate_index_name
 from ._protocols import Embedder
@@ -43,7 +46,7 @@ def resolve_store(store: Optional[StoreLike]) -> Store:
 class _Backing:
     """What a session needs from its client: the store, the project, embedders, backends."""
 
-    def __init__(self, client: "MossClient") -> None:
+    def __init__(self, client: MossClient) -> None:
         self.client = client
 
     def push(self, core: SessionCore) -> PushIndexResult:
@@ -63,8 +66,12 @@ class _Backing:
         self.client._sessions.discard(session)
 
 
-class MossClient:
-    """Entry point, signature-compatible with ``moss.MossClient`` (C-1)."""
+class MossClient(CloudMixin):
+    """Entry point, signature-compatible with ``moss.MossClient`` (C-1).
+
+    Sessions live here; the cloud methods (create_index ... was_served_stale) come from
+    ``_cloud.CloudMixin``.
+    """
 
     DEFAULT_MODEL_ID = DEFAULT_MODEL_ID
 
@@ -90,6 +97,7 @@ class MossClient:
         self._vector_backend_name = resolve_vector_backend_name(vector_backend)
         self._embedders: dict[str, Embedder] = {}
         self._sessions: set[SessionIndex] = set()
+        self._loaded = LoadedIndexes()
         self._closed = False
         self._backing = _Backing(self)
 
@@ -128,14 +136,17 @@ class MossClient:
         return create_vector_backend(self._vector_backend_name)
 
     def _session_dir(self, cache_path: Optional[str]) -> str:
-        """S-35 default: ``<client cache_path>/sessions/<project>``, else env, else ~/.cache/moss."""
+        """S-35 default: ``<client cache_path>/sessions/<project>``, else env, else ~/.cache/moss.
+
+        ``<project>`` is ``_format.path_component(project_id)``, so no project id leaves the base.
+        """
         if cache_path is not None:
             return cache_path
         if self.cache_path is not None:
             base = self.cache_path
         else:
             base = os.environ.get("MOSS_SESSION_CACHE_PATH") or os.path.join(os.path.expanduser("~"), ".cache", "moss")
-        return os.path.join(base, "sessions", self.project_id)
+        return os.path.join(base, "sessions", path_component(self.project_id))
 
     # -- sessions (S-1..S-10) ---------------------------------------------------------------
 
@@ -204,8 +215,9 @@ class MossClient:
             raise request_invalid("No documents in session index. Add documents before pushing.")
         started = now_iso()
         published = store.write_index(self.project_id, image)
+        done = now_iso()
         job = JobRecord(
-            new_job_id(), core.name, "push", JobStatus.COMPLETED.value, published.doc_count, started, now_iso(), now_iso()
+            new_job_id(), core.name, "push", JobStatus.COMPLETED.value, published.doc_count, started, done, done
         )
         store.save_job(self.project_id, job)
         return PushIndexResult(job.job_id, core.name, published.doc_count, "completed")
@@ -223,8 +235,9 @@ class MossClient:
         for session in list(self._sessions):
             session._close()
         self._sessions.clear()
+        self._loaded.clear()
 
-    def __enter__(self) -> "MossClient":
+    def __enter__(self) -> MossClient:
         return self
 
     def __exit__(
@@ -232,12 +245,10 @@ class MossClient:
     ) -> None:
         self.close_sync()
 
-    async def __aenter__(self) -> "MossClient":
+    async def __aenter__(self) -> MossClient:
         return self
 
     async def __aexit__(
         self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
         self.close_sync()
-
-

@@ -1,0 +1,203 @@
+"""Indexes a client has loaded for querying (C-13..C-18; rules CLD-9..CLD-14).
+
+A loaded index is a read-only ``SessionCore`` built from one stored version; nothing ever
+mutates it. Reloading builds a new core and swaps the registry entry, so a query that already
+holds the old core finishes on it undisturbed.
+
+``query_loaded`` ranks one or several loaded indexes. For one index it is exactly the session
+pipeline (``_query.run``). For several (``query_multi_index``) each signal's candidates are
+gathered from every index and ranked together — vector list by (s desc, id, index position),
+keyword list by (BM25 desc, id, index position), each index scoring BM25 with its own
+statistics — then fused by the same weighted RRF and ordered by (fused desc, s desc, id,
+index position). With a single index both paths give the same answer (tested).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ._corpus import Corpus, Record
+from ._errors import query_invalid
+from ._grouping import group
+from ._protocols import Embedder, VectorBackend
+from ._query import RRF_K, Hit, QueryPlan, check_query_vector, plan_query, run, unit_float32
+from ._session_core import SessionCore
+from ._snapshot import contents_for
+from ._store import StoredIndex
+from ._types import QueryOptions, QueryResultDocumentInfo, SearchResult
+
+__all__ = ["LoadedIndex", "LoadedIndexes", "build_core", "query_loaded"]
+
+CANNOT_EMBED = "This index cannot embed text queries. Pass a query embedding, or use alpha 0 for keyword-only search."
+
+
+@dataclass
+class LoadedIndex:
+    """One loaded index: its core, the stored version it came from, and how it was loaded."""
+
+    name: str
+    core: SessionCore
+    version: str
+    stale: bool = False
+    auto_refresh: bool = False
+    polling_interval: float = 600.0
+    cache_path: Optional[str] = None
+    checked_at: float = field(default_factory=time.monotonic)
+
+    def refresh_due(self) -> bool:
+        return self.auto_refresh and time.monotonic() - self.checked_at >= self.polling_interval
+
+
+class LoadedIndexes:
+    """Thread-safe name → ``LoadedIndex`` registry of one client."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, LoadedIndex] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Optional[LoadedIndex]:
+        with self._lock:
+            return self._items.get(name)
+
+    def put(self, entry: LoadedIndex) -> None:
+        with self._lock:
+            self._items[entry.name] = entry
+
+    def pop(self, name: str) -> Optional[LoadedIndex]:
+        with self._lock:
+            return self._items.pop(name, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def build_core(
+    stored: StoredIndex, embedder: Optional[Embedder], backend_factory: Callable[[], VectorBackend]
+) -> SessionCore:
+    """A core holding ``stored`` (re-embedded when another embedder made the vectors, R-M-3)."""
+    core = SessionCore(stored.name, stored.model_id, embedder=embedder, vector_backend_factory=backend_factory)
+    if stored.doc_count:
+        records, vectors = contents_for(stored, embedder)
+        core.replace_contents(stored.model_id, embedder, records, vectors)
+    return core
+
+
+# -- querying ---------------------------------------------------------------------------------
+
+_Entry = tuple[str, SessionCore]
+_Ranked = tuple[int, Hit]  # (index position, hit)
+
+
+def query_loaded(
+    entries: Sequence[_Entry], text: object, options: Optional[QueryOptions], *, multi: bool
+) -> SearchResult:
+    """C-15 (one entry, ``multi=False``) or C-17 (``multi=True``) over read-only cores."""
+    started = time.perf_counter()
+    first = entries[0][1]
+    custom = first.is_custom
+    single_dimension = first.corpus.dimension if not multi else None
+    plan = plan_query(text, options, custom=False, dimension=single_dimension, default_top_k=10 if multi else 5)
+    if custom and plan.embedding is None and plan.needs_vector and not plan.blank:
+        raise query_invalid(CANNOT_EMBED)
+
+    def embed(query: str) -> Sequence[float]:
+        return first.embed_texts([query])[0]
+
+    corpora = [core.corpus for _, core in entries]
+    if multi:
+        ranked = _run_multi(plan, corpora, embed)
+    else:
+        ranked = [(0, hit) for hit in run(plan, corpora[0], embed)]
+    docs = _results(ranked, [name for name, _ in entries], corpora, plan, multi)
+    elapsed = int((time.perf_counter() - started) * 1000)
+    return SearchResult(docs, plan.text, None if multi else entries[0][0], elapsed, first.model_id)
+
+
+def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str], Sequence[float]]) -> list[_Ranked]:
+    if plan.top_k == 0 or (plan.blank and plan.embedding is None):
+        return []
+    k = plan.top_k * (4 if plan.group_by is not None else 1)
+    raw: Optional[Sequence[float]] = plan.embedding
+    parts: list[tuple[int, Corpus, Optional[set[str]], Optional[list[float]]]] = []
+    for pos, corpus in enumerate(corpora):
+        if len(corpus) == 0:
+            continue
+        allowed = corpus.matching(plan.filter)
+        if allowed is not None and not allowed:
+            continue
+        query_vector: Optional[list[float]] = None
+        if plan.needs_vector:
+            if corpus.dimension is None:
+                continue  # a custom index without vectors contributes nothing (R-Q-9)
+            if raw is None:
+                raw = embed(plan.text)
+            query_vector = unit_float32(check_query_vector(raw, corpus.dimension))
+        parts.append((pos, corpus, allowed, query_vector))
+    if plan.alpha >= 1.0 or plan.blank:
+        pool = [(-s, i, pos, s) for pos, c, allowed, qv in parts for i, s in c.vectors.rank(qv or [], k, allowed)]
+        hits: list[_Ranked] = [(pos, Hit(i, s)) for _, i, pos, s in sorted(pool)[:k]]
+    elif plan.alpha <= 0.0:
+        kw = [(-b, i, pos) for pos, c, allowed, _ in parts for i, b in c.keywords.rank(plan.text, k, allowed)]
+        hits = [(pos, Hit(i, None)) for _, i, pos in sorted(kw)[:k]]
+    else:
+        hits = _fuse_multi(plan, parts, max(plan.depth, k))
+    if plan.min_score is not None:
+        hits = [(pos, h) for pos, h in hits if h.score >= plan.min_score]
+    return hits if plan.group_by is not None else hits[: plan.top_k]
+
+
+def _fuse_multi(
+    plan: QueryPlan, parts: Sequence[tuple[int, Corpus, Optional[set[str]], Optional[list[float]]]], depth: int
+) -> list[_Ranked]:
+    """The hybrid rule of R-Q-3 over candidates gathered from every index (CLD-13)."""
+    vectors = sorted(
+        (-s, i, pos, s) for pos, c, allowed, qv in parts for i, s in c.vectors.rank(qv or [], depth, allowed)
+    )[:depth]
+    keywords = sorted(
+        (-b, i, pos) for pos, c, allowed, _ in parts for i, b in c.keywords.rank(plan.text, depth, allowed)
+    )[:depth]
+    fused: dict[tuple[int, str], float] = {}
+    similarity: dict[tuple[int, str], float] = {}
+    for rank, (_, doc_id, pos, s) in enumerate(vectors, start=1):
+        fused[(pos, doc_id)] = plan.alpha / (RRF_K + rank)
+        similarity[(pos, doc_id)] = s
+    for rank, (_, doc_id, pos) in enumerate(keywords, start=1):
+        fused[(pos, doc_id)] = fused.get((pos, doc_id), 0.0) + (1.0 - plan.alpha) / (RRF_K + rank)
+    by_pos = {pos: (c, qv) for pos, c, _, qv in parts}
+    for key in fused:
+        if key not in similarity:
+            corpus, qv = by_pos[key[0]]
+            similarity[key] = corpus.vectors.similarities(qv or [], [key[1]])[key[1]]
+    order = sorted(fused, key=lambda key: (-fused[key], -similarity[key], key[1], key[0]))
+    return [(pos, Hit(doc_id, similarity[(pos, doc_id)])) for pos, doc_id in order]
+
+
+def _results(
+    ranked: Sequence[_Ranked], names: Sequence[str], corpora: Sequence[Corpus], plan: QueryPlan, multi: bool
+) -> list[QueryResultDocumentInfo]:
+    def record(item: _Ranked) -> Record:
+        return corpora[item[0]].records[item[1].id]
+
+    def result(item: _Ranked, doc_id: str, text: str) -> QueryResultDocumentInfo:
+        rec = record(item)
+        metadata = None if rec.metadata is None else dict(rec.metadata)
+        index_name = names[item[0]] if multi else None
+        return QueryResultDocumentInfo(doc_id, text, metadata, item[1].score, index_name, rec.payload)
+
+    if plan.group_by is None:
+        return [result(item, item[1].id, record(item).text) for item in ranked]
+    # Siblings collapse within their own index; groups keep the place of their best member.
+    placed: list[tuple[int, _Ranked, str, str]] = []
+    for pos in sorted({item[0] for item in ranked}):
+        members = [(n, item) for n, item in enumerate(ranked) if item[0] == pos]
+        for (n, item), gid, text in group(
+            members, lambda m: record(m[1]), plan.group_by.parent_field, plan.group_by.order_field
+        ):
+            placed.append((n, item, gid, text))
+    placed.sort(key=lambda p: p[0])
+    return [result(item, gid, text) for _, item, gid, text in placed[: plan.top_k]]
