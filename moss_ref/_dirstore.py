@@ -24,7 +24,7 @@ import uuid
 from typing import Any, Final, Optional
 
 from ._clock import now_iso
-from ._errors import unauthorized
+from ._errors import internal, unauthorized
 from ._format import (
     FORMAT_VERSION,
     MANIFEST,
@@ -114,6 +114,8 @@ class DirectoryStore:
         """The root's format marker: created on first write, checked on every first access."""
         if self._marked:
             return
+        if os.path.lexists(self.root) and not os.path.isdir(self.root):
+            raise internal(f"store I/O failed at {self.root}: the store root is not a directory")
         path = os.path.join(self.root, STORE_MARKER)
         try:
             marker = read_json_file(path, 4096, STORE_MARKER)

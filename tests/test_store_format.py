@@ -27,7 +27,6 @@ from moss_ref._dirstore import DirectoryStore
 from moss_ref._format import (
     FORMAT_VERSION,
     FormatError,
-    IndexDirectory,
     child_path,
     path_component,
     seal,
@@ -206,7 +205,12 @@ def test_builtin_manifest_records_the_embedder_fingerprint(store: DirectoryStore
     store.write_index(P, builtin_index())
     with open(os.path.join(current_version_dir(store), "manifest.json"), "rb") as f:
         manifest = json.loads(f.read())
-    assert manifest["embedder"] == {"backend": "test-embedder", "version": "3", "dimension": 8, "weights_sha256": "ab" * 32}
+    assert manifest["embedder"] == {
+        "backend": "test-embedder",
+        "version": "3",
+        "dimension": 8,
+        "weights_sha256": "ab" * 32,
+    }
     assert manifest["model_id"] == "moss-minilm" and manifest["dimension"] == 8
 
 
@@ -499,7 +503,21 @@ def test_no_name_maps_outside_its_parent(name: str) -> None:
 
 
 TRICKY = ["..x", "...", "a\\..\\..\\b", " lead", "C:\\x", "CON", "%2e%2e", "\u202e", "n" * 256, "é" * 128, "a.b."]
-REJECTED = ["../x", "a/b", "/abs", "..", ".", "", "   ", "a\x00b", "tab\there", "new\nline", "\x7f", "x" * 257, "é" * 129]
+REJECTED = [
+    "../x",
+    "a/b",
+    "/abs",
+    "..",
+    ".",
+    "",
+    "   ",
+    "a\x00b",
+    "tab\there",
+    "new\nline",
+    "\x7f",
+    "x" * 257,
+    "é" * 129,
+]
 
 
 def test_tricky_and_rejected_names_never_touch_paths_outside_the_store(tmp_path: Any) -> None:
@@ -516,18 +534,18 @@ def test_tricky_and_rejected_names_never_touch_paths_outside_the_store(tmp_path:
     assert sorted(i.name for i in asyncio.run(client.list_indexes())) == sorted(TRICKY)
     for name in REJECTED:
         for call in (
-            lambda: client.session_sync(name),
-            lambda: asyncio.run(client.create_index(name, [{"id": "a", "text": "x"}])),
-            lambda: asyncio.run(client.get_index(name)),
-            lambda: asyncio.run(client.delete_index(name)),
-            lambda: asyncio.run(client.load_index(name)),
+            lambda n=name: client.session_sync(n),
+            lambda n=name: asyncio.run(client.create_index(n, [{"id": "a", "text": "x"}])),
+            lambda n=name: asyncio.run(client.get_index(n)),
+            lambda n=name: asyncio.run(client.delete_index(n)),
+            lambda n=name: asyncio.run(client.load_index(n)),
         ):
             with pytest.raises(ValueError):
                 call()
         with pytest.raises(ValueError):
             DirectoryStore(root).read_index(P, name)
     assert sorted(os.listdir(outer)) == ["cache", "store"]
-    for folder, dirs, files in os.walk(outer):
+    for _folder, dirs, files in os.walk(outer):
         for entry in dirs + files:
             assert entry.isascii() and "\\" not in entry and len(entry) <= 200, entry
     for name in TRICKY:
