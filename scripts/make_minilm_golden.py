@@ -119,7 +119,7 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     # one case per line keeps the file small and its diffs readable
     head = json.dumps({k: v for k, v in data.items() if k != "cases"}, ensure_ascii=False, indent=1)[:-2]
-    cases = ",\n  ".join(json.dumps(case, ensure_ascii=False) for case in data["cases"])  # type: ignore[union-attr]
+    cases = ",\n  ".join(json.dumps(case, ensure_ascii=False) for case in data["cases"])
     OUT.write_text(f'{head},\n "cases": [\n  {cases}\n ]\n}}\n', encoding="utf-8")
     print(f"wrote {len(TEXTS)} cases to {OUT}")
 

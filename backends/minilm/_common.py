@@ -118,7 +118,7 @@ class MiniLMEmbedder:
             rows = order[start:stop]
             out[rows] = l2_normalize(np, self._pooled([encoded[i] for i in rows]))
             start = stop
-        return out
+        return out  # type: ignore[no-any-return]
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One L2-normalised 384-vector per text, in input order (the Embedder protocol)."""

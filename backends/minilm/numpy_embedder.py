@@ -37,6 +37,7 @@ __all__ = ["BACKEND", "NumpyMiniLM", "create"]
 BACKEND = "minilm-numpy"
 LAYERS = 6
 HEADS = 12
+VOCAB_SIZE = 30522
 HIDDEN = DIMENSION
 LAYER_NORM_EPS = 1e-12
 TOKEN_BUDGET = 256  # positions per forward pass: small working sets run fastest (measured: 256 < 1024 < 4096)
@@ -87,7 +88,7 @@ class NumpyMiniLM(MiniLMEmbedder):
             return np.ascontiguousarray(w.T), tensor(f"{prefix}.bias", (n_out,))
 
         e = "embeddings"
-        self._word = tensor(f"{e}.word_embeddings.weight", (len(self.tokenizer.vocab), HIDDEN))
+        self._word = tensor(f"{e}.word_embeddings.weight", (VOCAB_SIZE, HIDDEN))
         self._position = tensor(f"{e}.position_embeddings.weight", (512, HIDDEN))
         self._type0 = tensor(f"{e}.token_type_embeddings.weight", (2, HIDDEN))[0]
         self._embed_ln = (tensor(f"{e}.LayerNorm.weight", (HIDDEN,)), tensor(f"{e}.LayerNorm.bias", (HIDDEN,)))

@@ -52,7 +52,7 @@ def default_threads() -> int:
 
 def _import_onnxruntime() -> Any:
     try:
-        import onnxruntime
+        import onnxruntime  # type: ignore[import-untyped,unused-ignore]
     except ImportError as exc:
         raise missing_dependency("onnxruntime", "minilm", BACKEND, exc) from exc
     return onnxruntime
