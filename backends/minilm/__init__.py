@@ -1,13 +1,11 @@
 """The real all-MiniLM-L6-v2 for ``moss-minilm`` (R-M-2, R-M-5), two ways.
 
-====================  ===============================================  ===========================
-embedder name         factory                                          needs
-====================  ===============================================  ===========================
-``minilm-onnx``       ``moss_ref_backends.minilm.onnx_embedder.create``  onnxruntime + numpy, ONNX file
-``minilm-numpy``      ``moss_ref_backends.minilm.numpy_embedder.create`` numpy, ``model.safetensors``
-====================  ===============================================  ===========================
+- ``minilm-onnx``: ``moss_ref_backends.minilm.onnx_embedder.create``, onnxruntime on an ONNX export
+  (needs ``pip install 'moss-ref[minilm]'``);
+- ``minilm-numpy``: ``moss_ref_backends.minilm.numpy_embedder.create``, a numpy forward pass over
+  ``model.safetensors`` (needs ``pip install 'moss-ref[numpy]'``).
 
-Both factories have the signature ``create(model_id: str, *, model_dir: str | None = None)`` and
+Both factories are ``create(model_id: str, **options)`` (one option: ``model_dir: str | None``) and
 return an object satisfying ``moss_ref._protocols.Embedder``. Both tokenize with the pure-Python
 WordPiece tokenizer in ``wordpiece.py`` (at most 256 tokens), mean-pool over the attention mask and
 L2-normalise. Weights are never downloaded: ``weights.py`` finds them in installed packages or a

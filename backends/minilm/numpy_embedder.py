@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from moss_ref._errors import model_unavailable
 from moss_ref._protocols import EmbedderFingerprint
 
 from ._common import DIMENSION, RECIPE_VERSION, MiniLMEmbedder, import_numpy, load_tokenizer
@@ -70,8 +71,6 @@ class NumpyMiniLM(MiniLMEmbedder):
         try:
             self._load(parse(weights.data))
         except (SafetensorsError, KeyError, ValueError) as exc:
-            from moss_ref._errors import model_unavailable
-
             raise model_unavailable(f"{weights.origin} is not a usable all-MiniLM-L6-v2 checkpoint: {exc}") from exc
 
     def _load(self, st: SafetensorsFile) -> None:

@@ -68,7 +68,7 @@ _WORD_RE = re.compile(f"[{_PUNCT}]|[^{_PUNCT} ]+")
 _OPAQUE_RE = re.compile("([" + "".join(f"\\U{c:08x}" for c in sorted(_t.NFD_OPAQUE)) + "])")
 
 
-class _CleanMap(dict):  # type: ignore[type-arg]
+class _CleanMap(dict[int, "str | None"]):
     """``str.translate`` table of steps 2 and 3, filled lazily one code point at a time."""
 
     def __missing__(self, cp: int) -> str | None:
@@ -85,7 +85,7 @@ class _CleanMap(dict):  # type: ignore[type-arg]
         return value
 
 
-class _StripLowerMap(dict):  # type: ignore[type-arg]
+class _StripLowerMap(dict[int, "str | None"]):
     """``str.translate`` table of steps 4 (after NFD) and 5."""
 
     def __missing__(self, cp: int) -> str | None:
@@ -165,6 +165,7 @@ class WordPieceTokenizer:
         self._special_re = re.compile("|".join(re.escape(t) for t in specials)) if specials else None
         self._cache: dict[str, tuple[int, ...]] = {}
         self._cache_size = cache_size
+        self._inverse: dict[int, str] | None = None
 
     # -- construction from the model's files ------------------------------------------------
 
@@ -260,8 +261,9 @@ class WordPieceTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """The WordPiece tokens of ``text`` as strings, without [CLS]/[SEP] and untruncated."""
-        inverse = {v: k for k, v in self.vocab.items()}
-        return [inverse[i] for ids in self._iter_ids(text) for i in ids]
+        if self._inverse is None:
+            self._inverse = {v: k for k, v in self.vocab.items()}
+        return [self._inverse[i] for ids in self._iter_ids(text) for i in ids]
 
     def encode(self, text: str, max_length: int | None = DEFAULT_MAX_LENGTH) -> list[int]:
         """``[CLS] pieces [SEP]`` ids, at most ``max_length`` in all (None: no truncation)."""
