@@ -194,19 +194,27 @@ def _reject_constant(name: str) -> Any:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise FormatError(f"duplicate JSON key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise FormatError(f"duplicate JSON key {duplicate!r}")
     return out
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
 
 
 def loads_strict(data: bytes, what: str) -> Any:
     """Strict UTF-8 JSON: no NaN/Infinity, no duplicate keys (FMT-3)."""
     try:
         text = data.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+        if text[:1].isspace() or text[-1:].isspace():
+            text = text.strip(" \t\n\r")  # JSON allows surrounding whitespace; raw_decode does not skip it
+        value, end = _DECODER.raw_decode(text)
+        if end != len(text):
+            raise ValueError(f"extra data at character {end}")
+        return value
     except FormatError as exc:
         raise FormatError(f"{what}: {exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -349,26 +357,47 @@ def read_documents(path: str, info: FileInfo, doc_count: int) -> tuple[Record, .
     records: list[Record] = []
     seen: set[str] = set()
     for n, line in enumerate(lines, start=1):
-        what = f"{DOCUMENTS} line {n}"
-        obj = _exact_keys(loads_strict(line, what), ("id", "text"), what, ("metadata", "payload"))
-        doc_id = _str(obj["id"], f"{what}: id")
-        if not doc_id:
-            raise FormatError(f"{what}: id must not be empty")
-        if doc_id in seen:
-            raise FormatError(f"{what}: duplicate id {doc_id!r}")
+        obj = loads_strict(line, f"{DOCUMENTS} line {n}")
+        if type(obj) is not dict or obj.keys() != _ALL_DOC_KEYS:  # fast path: the shape writers produce
+            obj = _exact_keys(obj, ("id", "text"), f"{DOCUMENTS} line {n}", ("metadata", "payload"))
+        doc_id, text, metadata, payload = obj["id"], obj["text"], obj.get("metadata"), obj.get("payload")
+        if (
+            type(doc_id) is not str
+            or not doc_id
+            or doc_id in seen
+            or type(text) is not str
+            or (payload is not None and type(payload) is not str)
+            or (metadata is not None and (type(metadata) is not dict or not _all_str(metadata.values())))
+        ):
+            _explain_document(n, doc_id, text, metadata, payload, seen)
         seen.add(doc_id)
-        text = _str(obj["text"], f"{what}: text")
-        metadata = obj.get("metadata")
-        if metadata is not None:
-            if not isinstance(metadata, dict):
-                raise FormatError(f"{what}: metadata must be an object of strings or null")
-            for key, value in metadata.items():
-                _str(value, f"{what}: metadata[{key!r}]")
-        payload = obj.get("payload")
-        if payload is not None:
-            _str(payload, f"{what}: payload")
         records.append(Record(doc_id, text, metadata, payload))
     return tuple(records)
+
+
+_ALL_DOC_KEYS: Final = frozenset(("id", "text", "metadata", "payload"))
+
+
+def _all_str(values: Any) -> bool:
+    return all(type(v) is str for v in values)
+
+
+def _explain_document(n: int, doc_id: Any, text: Any, metadata: Any, payload: Any, seen: set[str]) -> None:
+    """Raise the precise FormatError for a document line that failed the fast checks."""
+    what = f"{DOCUMENTS} line {n}"
+    _str(doc_id, f"{what}: id")
+    if not doc_id:
+        raise FormatError(f"{what}: id must not be empty")
+    if doc_id in seen:
+        raise FormatError(f"{what}: duplicate id {doc_id!r}")
+    _str(text, f"{what}: text")
+    if payload is not None:
+        _str(payload, f"{what}: payload")
+    if not isinstance(metadata, dict):
+        raise FormatError(f"{what}: metadata must be an object of strings or null")
+    for key, value in metadata.items():
+        _str(value, f"{what}: metadata[{key!r}]")
+    raise FormatError(f"{what}: invalid document")  # pragma: no cover - one check above always fires
 
 
 def _check_finite(raw: bytes) -> None:
