@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -32,7 +33,7 @@ from ._errors import (
     not_found,
     request_invalid,
 )
-from ._format import FormatError, IndexDirectory, child_path, guard, path_component
+from ._format import FormatError, IndexDirectory, child_path, guard
 from ._jobs import JobHandle, job_not_found, job_response, wait_for_job
 from ._loaded import LoadedIndex, LoadedIndexes, build_core, query_loaded
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
@@ -89,7 +90,7 @@ def _validation_error(message: str) -> InvalidArgumentError:
 def _name_list(names: object, what: str) -> list[str]:
     if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)):
         raise invalid(f"{what} must be a list of index names; got {type(names).__name__}")
-    return list(dict.fromkeys(validate_index_name(n) for n in names))
+    return list(dict.fromkeys([validate_index_name(n) for n in names]))
 
 
 def _check_load_options(auto_refresh: object, interval: object) -> float:
@@ -303,6 +304,16 @@ class CloudMixin:
         folder = child_path(os.path.join(os.path.abspath(base), "indexes"), self.project_id)
         return IndexDirectory(child_path(folder, name), name)
 
+    @staticmethod
+    def _read_offline(offline: IndexDirectory) -> Optional[StoredIndex]:
+        """The offline copy, or None when there is none or it cannot be used (the store's error wins)."""
+        try:
+            with guard():
+                return offline.read()
+        except MossError as exc:
+            warnings.warn(f"ignoring the offline copy at {offline.path}: {exc}", RuntimeWarning, stacklevel=4)
+            return None
+
     def _load(self, name: str, auto_refresh: bool, interval: float, cache_path: Optional[str]) -> None:
         """C-13: (re)load ``name``; unchanged version → nothing read; store down → offline copy."""
         existing = self._loaded.get(name)
@@ -324,8 +335,7 @@ class CloudMixin:
         except MossError as exc:
             if exc.code not in (NETWORK, INTERNAL) or isinstance(exc, IndexConflict) or offline is None:
                 raise
-            with guard():
-                cached = offline.read()
+            cached = self._read_offline(offline)
             if cached is None:
                 raise
             self._loaded.put(
@@ -367,16 +377,19 @@ class CloudMixin:
             raise invalid(f"names must be a list of index names; got {type(names).__name__}")
         interval = _check_load_options(auto_refresh, polling_interval_in_seconds)
         result = LoadIndexesResult()
-        for name in dict.fromkeys(names):
+        unique: list[object] = []
+        for item in names:
+            if item not in unique:
+                unique.append(item)
+        for name in unique:
             try:
-                validate_index_name(name)
-                self._load(name, auto_refresh, interval, cache_path)
+                self._load(validate_index_name(name), auto_refresh, interval, cache_path)
             except MossError as exc:
                 code = exc.code or INTERNAL
                 result.failed[str(name)] = PUBLIC_MESSAGES.get(code, PUBLIC_MESSAGES[INTERNAL])
                 result.failed_codes[str(name)] = code
             else:
-                result.loaded.append(name)
+                result.loaded.append(str(name))
         return result
 
     async def unload_index(self, name: str) -> None:
@@ -402,7 +415,7 @@ class CloudMixin:
             try:
                 self._load(name, entry.auto_refresh, entry.polling_interval, entry.cache_path)
             except MossError:
-                entry.checked_at = entry.checked_at + entry.polling_interval  # keep serving; retry later
+                entry.checked_at = time.monotonic()  # keep serving what is loaded; try again next interval
             entry = self._loaded.get(name) or entry
         return entry
 
@@ -439,8 +452,3 @@ class CloudMixin:
         if entry is None:
             raise _not_loaded(name)
         return entry.stale
-
-
-def offline_root(base: str, project_id: str) -> str:
-    """Where ``load_index`` keeps offline copies: ``<cache_path>/indexes/<project>/`` (CLD-12)."""
-    return os.path.join(os.path.abspath(base), "indexes", path_component(project_id))

@@ -27,9 +27,6 @@ from ._clock import now_iso
 from ._errors import internal, unauthorized
 from ._format import (
     FORMAT_VERSION,
-    MANIFEST,
-    MAX_MANIFEST_BYTES,
-    VERSIONS,
     FormatError,
     IndexDirectory,
     atomic_write,
@@ -229,7 +226,7 @@ class DirectoryStore:
                 return []
             out: list[IndexSummary] = []
             for entry in entries:
-                summary = _summary_of_directory(os.path.join(folder, entry), entry)
+                summary = _summary_of_directory(os.path.join(folder, entry))
                 if summary is not None:
                     out.append(summary)
             return sorted(out, key=lambda s: s.name)
@@ -264,33 +261,12 @@ class DirectoryStore:
             return _job_from_json(unseal(data, f"job {job_id}"), job_id)
 
 
-def _summary_of_directory(path: str, entry: str) -> Optional[IndexSummary]:
-    """Summary of the index directory ``entry`` (its real name comes from its manifest)."""
+def _summary_of_directory(path: str) -> Optional[IndexSummary]:
+    """Summary of an index directory found by listing (its real name comes from its manifest,
+    which must map back to this very directory)."""
     if not os.path.isdir(path):
         return None
-    pointer_dir = IndexDirectory(path, "", keep_versions=1)
-    pointer = pointer_dir.read_pointer()
-    if pointer is None:
-        return None
-    name = _manifest_name(path, pointer.version)
-    try:
-        validate_index_name(name)
-    except ValueError:
-        raise FormatError(f"{path}: manifest names an invalid index {name!r}") from None
-    if child_path(os.path.dirname(path), name) != path:
-        raise FormatError(f"{path}: manifest names index {name!r}, which belongs in another directory")
-    return IndexDirectory(path, name).read_summary()
-
-
-def _manifest_name(path: str, version: str) -> str:
-    try:
-        data = read_json_file(os.path.join(path, VERSIONS, version, MANIFEST), MAX_MANIFEST_BYTES, MANIFEST)
-    except FileNotFoundError:
-        raise FormatError(f"{path}: version {version} named by CURRENT is missing") from None
-    name = data.get("index_name") if isinstance(data, dict) else None
-    if not isinstance(name, str):
-        raise FormatError(f"{path}: manifest.index_name must be a string")
-    return name
+    return IndexDirectory(path, None).read_summary()
 
 
 def _job_from_json(record: Any, job_id: str) -> JobRecord:

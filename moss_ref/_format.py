@@ -513,8 +513,9 @@ def _fingerprint(obj: object) -> EmbedderFingerprint:
     )
 
 
-def parse_manifest(data: bytes, *, name: str, version: str) -> Manifest:
-    """Validate every field of a manifest read from the version directory ``version`` of ``name``."""
+def parse_manifest(data: bytes, *, name: Optional[str], version: str) -> Manifest:
+    """Validate every field of a manifest read from the version directory ``version`` of ``name``
+    (``name`` None: any valid name; the caller checks it maps to the directory)."""
     obj = loads_strict(data, MANIFEST)
     if not isinstance(obj, dict):
         raise FormatError(f"{MANIFEST} must be a JSON object")
@@ -531,7 +532,7 @@ def parse_manifest(data: bytes, *, name: str, version: str) -> Manifest:
         validate_index_name(stored_name)
     except InvalidArgumentError:
         raise FormatError(f"manifest.index_name {stored_name!r} is not a valid index name") from None
-    if stored_name != name:
+    if name is not None and stored_name != name:
         raise FormatError(f"manifest.index_name is {stored_name!r}, expected {name!r}")
     index_id = _str(m["index_id"], "manifest.index_id")
     if not _ID_RE.match(index_id):
@@ -660,7 +661,7 @@ class IndexDirectory:
 
     READ_ATTEMPTS: Final = 20
 
-    def __init__(self, path: str, name: str, *, keep_versions: int = 2, grace_seconds: float = 60.0) -> None:
+    def __init__(self, path: str, name: Optional[str], *, keep_versions: int = 2, grace_seconds: float = 60.0) -> None:
         self.path = path
         self.name = name
         self.keep_versions = max(1, keep_versions)
@@ -684,7 +685,10 @@ class IndexDirectory:
         data = read_bytes(self._p(VERSIONS, pointer.version, MANIFEST), MAX_MANIFEST_BYTES, MANIFEST)
         if hashlib.sha256(data).hexdigest() != pointer.manifest_sha256:
             raise FormatError(f"{MANIFEST} of version {pointer.version} does not match the SHA-256 in {POINTER}")
-        return parse_manifest(data, name=self.name, version=pointer.version)
+        manifest = parse_manifest(data, name=self.name, version=pointer.version)
+        if self.name is None and child_path(os.path.dirname(self.path), manifest.index_name) != self.path:
+            raise FormatError(f"manifest names index {manifest.index_name!r}, which belongs in another directory")
+        return manifest
 
     def _load(self, pointer: Pointer) -> StoredIndex:
         manifest = self._manifest(pointer)
@@ -731,6 +735,7 @@ class IndexDirectory:
     # -- writing ----------------------------------------------------------------------------
 
     def publish(self, index: StoredIndex, expect_version: Optional[str] = None) -> StoredIndex:
+        assert self.name is not None, "publishing needs the index name"
         """Write ``index`` as a new version and make it current, atomically (FMT-8).
 
         ``expect_version``: None publishes unconditionally; ``""`` only if the index does not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, Optional
@@ -401,6 +402,22 @@ def test_offline_copy_is_served_when_the_store_is_down(store: Store, tmp_path: A
     flaky.down = False
     run(c.load_index("i"))
     assert run(c.was_served_stale("i")) is False
+
+
+def test_an_unusable_offline_copy_gives_the_store_error(store: Store, tmp_path: Any) -> None:
+    flaky = FlakyStore(store)
+    c = make(flaky, cache_path=str(tmp_path / "cache"))  # type: ignore[arg-type]
+    run(c.create_index("i", DOCS))
+    run(c.load_index("i"))
+    for folder, _, files in os.walk(tmp_path / "cache"):
+        for f in files:
+            if f == "vectors.f32":
+                with open(os.path.join(folder, f), "r+b") as fh:
+                    fh.write(b"\xff\xff")
+    flaky.down = True
+    with pytest.warns(RuntimeWarning, match="ignoring the offline copy"), pytest.raises(MossError) as info:
+        run(make(flaky, cache_path=str(tmp_path / "cache")).load_index("i"))  # type: ignore[arg-type]
+    assert info.value.code == "NETWORK"
 
 
 # -- query_multi_index (C-17) ------------------------------------------------------------------

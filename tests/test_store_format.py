@@ -551,3 +551,13 @@ def test_tricky_and_rejected_names_never_touch_paths_outside_the_store(tmp_path:
     for name in TRICKY:
         assert asyncio.run(client.delete_index(name)) is True
     assert asyncio.run(client.list_indexes()) == []
+
+
+def test_an_index_directory_moved_under_another_name_is_deserialization(store: DirectoryStore) -> None:
+    """FMT-4: the manifest's index name must map back to the directory it lives in."""
+    store.write_index(P, custom_index("alpha"))
+    os.rename(index_dir(store, "alpha"), index_dir(store, "beta"))
+    for call in (lambda: store.read_index(P, "beta"), lambda: store.list_indexes(P)):
+        with pytest.raises(MossError) as info:
+            call()
+        assert info.value.code == "DESERIALIZATION" and "alpha" in str(info.value)
