@@ -1,4 +1,9 @@
-"""Project keys are kept only as salted, slow hashes, compared in constant time (R-ST-2)."""
+"""Project keys are kept only as salted, slow hashes, compared in constant time (R-ST-2).
+
+A successful verification is remembered for the life of the process as an HMAC of the key under
+the stored hash (memory only, never written), so a client does not pay the slow hash on every
+call; a wrong key always pays it.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,25 @@ def hash_key(project_key: str, *, salt: bytes | None = None, iterations: int = _
     return f"{_SCHEME}${iterations}${salt.hex()}${digest.hex()}"
 
 
+_verified: set[bytes] = set()
+
+
+def _memo(project_key: str, stored: str) -> bytes:
+    return hmac.new(stored.encode(), project_key.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+
 def verify_key(project_key: str, stored: str) -> bool:
     """True when ``project_key`` hashes to ``stored``; malformed ``stored`` never verifies."""
+    memo = _memo(project_key, stored)
+    if memo in _verified:
+        return True
+    if _slow_verify(project_key, stored):
+        _verified.add(memo)
+        return True
+    return False
+
+
+def _slow_verify(project_key: str, stored: str) -> bool:
     try:
         scheme, iterations, salt_hex, digest_hex = stored.split("$")
         if scheme != _SCHEME:
