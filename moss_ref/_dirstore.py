@@ -49,6 +49,7 @@ STORE_MARKER: Final = "moss_ref-store.json"
 STORE_FORMAT: Final = "moss_ref/store"
 PROJECT_FILE: Final = "project.json"
 _JOB_ID_RE: Final = re.compile(r"\A[A-Za-z0-9_-]{1,128}\Z")
+_JOB_KINDS: Final = frozenset(("create", "add_docs", "delete_docs", "push"))
 _JOB_STATUSES: Final = frozenset(("pending_upload", "uploading", "building", "completed", "failed"))
 _JOB_KEYS: Final = (
     "job_id",
@@ -284,6 +285,8 @@ def _job_from_json(record: Any, job_id: str) -> JobRecord:
         raise FormatError(f"job {job_id}: doc_count must be an integer >= 0")
     if record["job_id"] != job_id:
         raise FormatError(f"job {job_id}: the file records job {record['job_id']!r}")
+    if record["kind"] not in _JOB_KINDS:
+        raise FormatError(f"job {job_id}: unknown kind {record['kind']!r}")
     if record["status"] not in _JOB_STATUSES:
         raise FormatError(f"job {job_id}: unknown status {record['status']!r}")
     return JobRecord(**{k: record[k] for k in _JOB_KEYS})

@@ -561,3 +561,39 @@ def test_an_index_directory_moved_under_another_name_is_deserialization(store: D
         with pytest.raises(MossError) as info:
             call()
         assert info.value.code == "DESERIALIZATION" and "alpha" in str(info.value)
+
+
+def test_damaged_project_and_job_files_are_deserialization(tmp_path: Any) -> None:
+    """FMT-11, FMT-13: the small records are checksummed too (a flipped digit is never believed)."""
+    root = str(tmp_path / "store")
+    client = MossClient(P, K, store=root, embedder="hash-v1", vector_backend="python")
+    session = client.session_sync("idx")
+    asyncio.run(session.add_docs([{"id": "a", "text": "t"}]))
+    job_id = asyncio.run(session.push_index()).job_id
+    project = os.path.join(root, "projects", path_component(P))
+    for path, call in (
+        (os.path.join(project, "jobs", f"{job_id}.json"), lambda: asyncio.run(client.get_job_status(job_id))),
+        (
+            os.path.join(project, "project.json"),
+            lambda: MossClient(P, K, store=root, embedder="hash-v1").session_sync("idx"),
+        ),
+    ):
+        with open(path, "rb") as f:
+            data = f.read()
+        for i in range(0, len(data), 3):
+            damaged = bytearray(data)
+            damaged[i] ^= 1 << (i % 8)
+            with open(path, "wb") as f:
+                f.write(damaged)
+            try:
+                call()
+            except MossError as exc:
+                assert exc.code == "DESERIALIZATION", exc
+        with open(path, "wb") as f:
+            f.write(data[: len(data) // 2])
+        with pytest.raises(MossError) as info:
+            call()
+        assert info.value.code == "DESERIALIZATION"
+        with open(path, "wb") as f:
+            f.write(data)
+        call()
