@@ -102,8 +102,12 @@ def test_ids_equal_tokenizers_property_hard_cases(ours: WordPieceTokenizer, refe
 
 
 def test_unicode_tables_match_tokenizers_on_every_code_point(reference: Tokenizer) -> None:
-    """Normalization of every code point, then pre-tokenization of every character that survives it."""
-    points = [chr(cp) for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    """Normalization of every code point, then pre-tokenization of every character that survives it.
+
+    Planes 4-13 hold no assigned character in any Unicode version yet; they are sampled.
+    """
+    ranges = (range(0xD800), range(0xE000, 0x40000), range(0x40000, 0xE0000, 997), range(0xE0000, 0x110000))
+    points = [chr(cp) for r in ranges for cp in r]
     survivors: set[str] = set()
     for i in range(0, len(points), 65536):
         text = " ".join(points[i : i + 65536])  # a space is a starter: NFD never reorders across it
