@@ -1,0 +1,328 @@
+"""Vector backends (docs/rules/vectors.md): every backend equals an exact reference, bit for bit.
+
+The reference ranks by the exact dot product computed with ``fractions.Fraction`` and rounded
+once (``Fraction.__float__`` is correctly rounded): independent of the backends' fsum code.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+import tracemalloc
+from array import array
+from collections.abc import Callable, Collection, Sequence
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moss_ref._errors import InvalidArgumentError
+from moss_ref._protocols import VectorBackend
+from moss_ref._vectors import PythonVectors, error_bound_factor
+
+try:
+    from moss_ref_backends.numpy_vectors import NumpyVectors
+except Exception:  # numpy not installed: python backend only
+    NumpyVectors = None  # type: ignore[assignment,misc]
+
+FACTORIES: list[Callable[[], Any]] = [PythonVectors] + ([NumpyVectors] if NumpyVectors is not None else [])
+BACKEND_IDS = [f.__name__ for f in FACTORIES]
+
+
+def f32(x: float) -> float:
+    return float(struct.unpack("<f", struct.pack("<f", x))[0])
+
+
+def exact(q: Sequence[float], d: Sequence[float]) -> float:
+    return float(sum((Fraction(a) * Fraction(b) for a, b in zip(q, d)), Fraction(0)))
+
+
+def reference_rank(
+    model: dict[str, list[float]], q: Sequence[float], k: int, allowed: Collection[str] | None
+) -> list[tuple[str, float]]:
+    q = [f32(x) for x in q]
+    pool = model if allowed is None else {i: v for i, v in model.items() if i in set(allowed)}
+    ranked = sorted(((i, exact(q, v)) for i, v in pool.items()), key=lambda t: (-t[1], t[0]))
+    return ranked[: max(k, 0)]
+
+
+# -- strategies: ties, near-ties, cancellation, negative, unnormalised, subnormal, huge ----------
+
+TIE_POOL = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 1 + 2**-23, 1 - 2**-24, -(1 + 2**-23), 3.0, 2.0**20, -(2.0**20)]
+float32s = st.one_of(
+    st.sampled_from(TIE_POOL),
+    st.floats(width=32, allow_nan=False, allow_infinity=False),
+    st.floats(min_value=-4, max_value=4, width=32),
+    st.sampled_from([2.0**40, -(2.0**40), 2.0**-40, 2.0**-140, 3.4e38, -3.4e38]),
+)
+doc_ids = st.text(alphabet="abAB_é😀", min_size=1, max_size=3)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[int, list[tuple[Any, ...]], list[tuple[list[float], int, list[str] | None]]]:
+    dim = draw(st.integers(1, 6))
+    vector = st.lists(float32s, min_size=dim, max_size=dim)
+    query, top = st.one_of(vector, st.lists(float32s, min_size=dim, max_size=dim)), st.integers(0, 12)
+    if dim >= 4 and draw(st.integers(0, 2)):  # big + t - big + e: inexact kernels lose t, exact order differs
+        big = draw(st.sampled_from([2.0**40, 2.0**50, 2.0**60]))
+        small = st.floats(min_value=-(2.0**-14), max_value=2.0**-14, width=32)
+        vector = st.builds(
+            lambda mid, tail: [big, *mid, -big, tail], st.lists(small, min_size=dim - 3, max_size=dim - 3), small
+        )
+        query, top = st.one_of(st.just([1.0] * dim), st.just([1.0] * dim), vector), st.integers(0, 3)
+    base = draw(st.lists(vector, min_size=1, max_size=4))  # reused rows make exact duplicates
+    vector = st.one_of(vector, st.sampled_from(base))
+    ops: list[tuple[Any, ...]] = []
+    seen = ["unknown"]
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["put", "put", "put", "put", "remove", "clear"]))
+        if kind == "put":
+            ids = draw(st.lists(st.one_of(doc_ids, st.sampled_from(seen)), max_size=12))
+            seen.extend(ids)
+            ops.append(("put", ids, [draw(vector) for _ in ids]))
+        elif kind == "remove":
+            ops.append(("remove", draw(st.lists(st.one_of(doc_ids, st.sampled_from(seen)), max_size=6))))
+        else:
+            ops.append(("clear",))
+    queries = []
+    for _ in range(draw(st.integers(1, 4))):
+        q = draw(query)
+        k = draw(top)
+        allowed = draw(st.one_of(st.none(), st.lists(st.sampled_from(seen), max_size=12)))
+        queries.append((q, k, allowed))
+    return dim, ops, queries
+
+
+def apply(ops: list[tuple[Any, ...]], backends: list[Any], model: dict[str, list[float]]) -> None:
+    for op in ops:
+        if op[0] == "put":
+            for b in backends:
+                b.put(op[1], op[2])
+            for i, v in zip(op[1], op[2]):
+                model[i] = [f32(x) for x in v]
+        elif op[0] == "remove":
+            for b in backends:
+                b.remove(op[1])
+            for i in op[1]:
+                model.pop(i, None)
+        else:
+            for b in backends:
+                b.clear()
+            model.clear()
+
+
+@settings(max_examples=200)
+@given(scenario=scenarios())
+def test_backends_equal_exact_reference(
+    scenario: tuple[int, list[tuple[Any, ...]], list[tuple[list[float], int, list[str] | None]]],
+) -> None:
+    _, ops, queries = scenario
+    backends = [f() for f in FACTORIES]
+    model: dict[str, list[float]] = {}
+    apply(ops, backends, model)
+    for b in backends:
+        assert len(b) == len(model)
+        assert {i: b.get(i) for i in model} == model
+        assert b.get("not-there") is None
+    for q, k, allowed in queries:
+        expected = reference_rank(model, q, k, allowed)
+        sims = {i: s for i, s in reference_rank(model, q, len(model), None)}
+        asked = [*(allowed or []), *list(model)[:2], "missing"]
+        for b in backends:
+            got = b.rank(q, k, allowed)
+            assert got == expected, b.name
+            assert [struct.pack("<d", s) for _, s in got] == [struct.pack("<d", s) for _, s in expected]
+            assert b.similarities(q, asked) == {i: sims[i] for i in asked if i in model}
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=BACKEND_IDS)
+def test_shortlist_survives_cancellation(factory: Callable[[], Any]) -> None:
+    """Inexact kernels lose the middle term (2**30 + t - 2**30 + e gives e, exactly t + e): their
+    order (by e) is the reverse of the exact order (by t); the error bound must widen the shortlist."""
+    rng = random.Random(7)
+    rows = {f"x{j:02d}": [2.0**30, f32(2.0**-30 * (60 - j)), -(2.0**30), 2.0**-40 * j] for j in range(1, 60)}
+    rows.update({f"y{j:02d}": [0.0, f32(-(2.0**-20) * j), 0.0, 0.0] for j in range(1, 10)})
+    ids = list(rows)
+    rng.shuffle(ids)
+    backend = factory()
+    backend.put(ids, [rows[i] for i in ids])
+    q = [1.0, 1.0, 1.0, 1.0]
+    for k in (1, 3, 10, 100):
+        assert backend.rank(q, k, None) == reference_rank(rows, q, k, None)
+        allowed = ids[::2]
+        assert backend.rank(q, k, allowed) == reference_rank(rows, q, k, allowed)
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=BACKEND_IDS)
+def test_realistic_unit_vectors_with_near_ties(factory: Callable[[], Any]) -> None:
+    rng = random.Random(11)
+    dim = 384
+
+    def unit() -> list[float]:
+        v = [rng.gauss(0, 1) for _ in range(dim)]
+        n = math.sqrt(math.fsum(x * x for x in v))
+        return [f32(x / n) for x in v]
+
+    model = {f"d{i:04d}": unit() for i in range(300)}
+    base = model["d0000"]
+    for j in range(20):  # near-duplicates of one row: one ulp apart in one component, and exact copies
+        v = list(base)
+        v[j] = float(array("f", [math.nextafter(base[j], math.inf)]).tolist()[0]) if j % 2 else base[j]
+        model[f"n{j:02d}"] = v
+    backend = factory()
+    backend.put(list(model), list(model.values()))
+    q = base
+    for k in (1, 5, 21, 50):
+        assert backend.rank(q, k, None) == reference_rank(model, q, k, None)
+    assert backend.rank(q, 30, list(model)[100:]) == reference_rank(model, q, 30, list(model)[100:])
+
+
+def f32_step(x: float, steps: int) -> float:
+    """``x`` moved by ``steps`` float32 ulps (x > 0)."""
+    (bits,) = struct.unpack("<I", struct.pack("<f", x))
+    return float(struct.unpack("<f", struct.pack("<I", bits + steps))[0])
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=BACKEND_IDS)
+@pytest.mark.parametrize("seed", range(4))
+def test_near_duplicates_beyond_float32_resolution(factory: Callable[[], Any], seed: int) -> None:
+    """Rows one ulp apart in a few components: a float32 kernel sees a handful of tied or wrongly
+    ordered scores, the exact dot products all differ; the float32 error bound must widen the
+    shortlist enough."""
+    rng = random.Random(seed)
+    dim = 64
+    base = [f32(abs(rng.gauss(0, 1)) + 0.01) for _ in range(dim)]
+    q = [f32(rng.gauss(0, 1)) for _ in range(dim)]
+    model = {}
+    for j in range(200):
+        row = list(base)
+        for i in rng.sample(range(dim), 8):
+            row[i] = f32_step(row[i], rng.choice([-1, 1]))
+        model[f"r{j:03d}"] = row
+    backend = factory()
+    backend.put(list(model), list(model.values()))
+    for k in (1, 5, 20):
+        assert backend.rank(q, k, None) == reference_rank(model, q, k, None)
+    allowed = list(model)[::3]
+    assert backend.rank(q, 5, allowed) == reference_rank(model, q, 5, allowed)
+
+
+def test_python_and_numpy_agree_on_larger_random_sets() -> None:
+    if NumpyVectors is None:
+        pytest.skip("numpy not installed")
+    rng = random.Random(3)
+    ids = [f"doc-{i}" for i in range(2000)]
+    vectors = [[f32(rng.choice([0.1, -0.1, 0.2, rng.uniform(-1, 1)])) for _ in range(16)] for _ in ids]
+    py, npb = PythonVectors(), NumpyVectors()
+    for b in (py, npb):
+        b.put(ids, vectors)
+        b.remove(ids[::7])
+        b.put(ids[::14], vectors[1::14][: len(ids[::14])])
+    for _ in range(20):
+        q = [f32(rng.uniform(-1, 1)) for _ in range(16)]
+        k = rng.choice([1, 10, 100, 5000])
+        allowed = None if rng.random() < 0.5 else set(rng.sample(ids, 300))
+        assert py.rank(q, k, allowed) == npb.rank(q, k, allowed)
+        assert py.similarities(q, ids[:50]) == npb.similarities(q, ids[:50])
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=BACKEND_IDS)
+def test_edge_cases(factory: Callable[[], Any]) -> None:
+    backend = factory()
+    assert isinstance(backend, VectorBackend)
+    assert backend.rank([1.0], 5, None) == [] and backend.similarities([1.0], ["a"]) == {}
+    backend.put(["b", "a", "a"], [[1.0, 0.0], [0.5, 0.5], [0.25, 0.0]])  # last one wins
+    assert backend.get("a") == [0.25, 0.0] and len(backend) == 2
+    assert backend.rank([1.0, 0.0], 0, None) == []
+    assert backend.rank([1.0, 0.0], -1, None) == []
+    assert backend.rank([1.0, 0.0], 10, None) == [("b", 1.0), ("a", 0.25)]
+    assert backend.rank([1.0, 0.0], 10, ["a", "a", "zzz"]) == [("a", 0.25)]
+    assert backend.rank([1.0, 0.0], 10, []) == []
+    assert backend.rank([0.0, 0.0], 1, None) == [("a", 0.0)]  # all tie: id ascending
+    backend.remove(["a", "unknown", "a"])
+    assert len(backend) == 1 and backend.get("a") is None
+    backend.clear()
+    backend.put(["c"], [[1.0, 2.0, 3.0]])  # empty again: a new dimension is accepted
+    assert backend.get("c") == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=BACKEND_IDS)
+def test_rejects_bad_vectors_atomically(factory: Callable[[], Any]) -> None:
+    backend = factory()
+    backend.put(["a"], [[1.0, 2.0]])
+    with pytest.raises(InvalidArgumentError, match=r"vectors\[1\] has 3 components; expected 2"):
+        backend.put(["b", "c"], [[1.0, 1.0], [1.0, 1.0, 1.0]])
+    with pytest.raises(InvalidArgumentError, match=r"vectors\[0\].*finite"):
+        backend.put(["b"], [[math.inf, 1.0]])
+    with pytest.raises(InvalidArgumentError, match=r"vectors\[0\].*finite"):
+        backend.put(["b"], [[1e39, 1.0]])  # beyond float32 range
+    with pytest.raises(InvalidArgumentError, match="2 ids but 1 vectors"):
+        backend.put(["b", "c"], [[1.0, 1.0]])
+    with pytest.raises(InvalidArgumentError, match="query has 3 components"):
+        backend.rank([1.0, 0.0, 0.0], 1, None)
+    assert len(backend) == 1 and backend.get("b") is None
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=BACKEND_IDS)
+def test_float32_overflow_in_the_fast_kernel(factory: Callable[[], Any]) -> None:
+    """Huge custom vectors overflow a float32 kernel (numpy then scores in float64); exact anyway."""
+    big = f32(3.0e38)
+    # 2*big overflows float32; in float64 2*big + 2t - 2*big + 2e loses t (ulp(6e38) = 2**77)
+    model = {f"h{j:02d}": [big, f32(1e21 * j), -big, f32(1e12 * (40 - j))] for j in range(40)}
+    backend = factory()
+    backend.put(list(model), list(model.values()))
+    for q in ([2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0], [big, big, -1.0, 0.0]):
+        for k in (1, 7):
+            assert backend.rank(q, k, None) == reference_rank(model, q, k, None)
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=BACKEND_IDS)
+def test_query_is_rounded_to_float32(factory: Callable[[], Any]) -> None:
+    backend = factory()
+    backend.put(["a"], [[1.0, 1.0]])
+    q = [0.1, 0.2]  # not float32 values
+    assert backend.rank(q, 1, None) == [("a", exact([f32(0.1), f32(0.2)], [1.0, 1.0]))]
+
+
+def test_python_backend_memory_and_swap_remove() -> None:
+    n, dim = 10_000, 384
+    ids = [f"doc-{i:05d}" for i in range(n)]
+    rows = [array("f", [float(i % 13) / 13.0] * dim) for i in range(64)]
+    tracemalloc.start()
+    try:
+        backend = PythonVectors()
+        for start in range(0, n, 1000):
+            backend.put(ids[start : start + 1000], [rows[i % 64] for i in range(start, start + 1000)])
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert used <= 1.3 * n * dim * 4, used / (n * dim * 4)
+    backend.remove(ids[:5000:2])  # swap-remove keeps one contiguous array of exactly n rows
+    assert len(backend._data) == len(backend) * dim == (n - 2500) * dim
+    assert backend.get(ids[1]) == rows[1].tolist() and backend.get(ids[n - 1]) == rows[(n - 1) % 64].tolist()
+
+
+def test_numpy_backend_grows_by_doubling_and_swap_removes() -> None:
+    if NumpyVectors is None:
+        pytest.skip("numpy not installed")
+    backend = NumpyVectors()
+    capacities = []
+    for i in range(100):
+        backend.put([f"d{i}"], [[float(i), 1.0]])
+        capacities.append(backend._matrix.shape[0])
+    assert sorted(set(capacities)) == [16, 32, 64, 128]
+    matrix = backend._matrix
+    backend.remove([f"d{i}" for i in range(0, 100, 3)])
+    assert backend._matrix is matrix  # no rebuild
+    assert all(backend.get(f"d{i}") == [float(i), 1.0] for i in range(100) if i % 3)
+
+
+def test_error_bound_factor_covers_recursive_summation() -> None:
+    """VEC-4: the factor is at least twice gamma(n-1) = (n-1)u / (1-(n-1)u)."""
+    u = 2.0**-53
+    for n in (1, 2, 3, 384, 4096, 10**6):
+        gamma = (n - 1) * u / (1 - (n - 1) * u)
+        assert error_bound_factor(n) >= 2 * gamma + 6 * u
