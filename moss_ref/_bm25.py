@@ -37,7 +37,7 @@ def tokenize(text: str) -> list[str]:
 class KeywordIndex:
     """Inverted index with BM25 scoring; documents are keyed by id."""
 
-    __slots__ = ("_postings", "_lengths", "_terms", "_total_length")
+    __slots__ = ("_lengths", "_postings", "_terms", "_total_length")
 
     def __init__(self) -> None:
         self._postings: dict[str, dict[str, int]] = {}

@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 
 from ._clock import new_job_id, now_iso
 from ._cloud import CloudMixin
-from ._errors import request_invalid
+from ._errors import invalid, request_invalid
 from ._format import path_component
 from ._loaded import LoadedIndexes
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
@@ -207,12 +207,10 @@ class MossClient(CloudMixin):
 
     def _push(self, core: SessionCore) -> PushIndexResult:
         """S-33, R-S-2, R-ST-5, R-ST-6: publish a whole version, record a completed job."""
-        if core.doc_count == 0:
-            raise request_invalid("No documents in session index. Add documents before pushing.")
-        store = self._authenticated_store()
-        image = snapshot(core)
+        image = snapshot(core)  # taken under the session lock: one consistent version
         if image.doc_count == 0:
-            raise request_invalid("No documents in session index. Add documents before pushing.")
+            raise invalid("No documents in session index. Add documents before pushing.")
+        store = self._authenticated_store()
         started = now_iso()
         published = store.write_index(self.project_id, image)
         done = now_iso()

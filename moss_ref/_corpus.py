@@ -30,7 +30,7 @@ class Record:
 class Corpus:
     """Records + vectors + keywords of one index."""
 
-    __slots__ = ("records", "vectors", "keywords", "dimension", "_fixed")
+    __slots__ = ("_fixed", "dimension", "keywords", "records", "vectors")
 
     def __init__(self, vectors: VectorBackend, dimension: Optional[int] = None) -> None:
         self.records: dict[str, Record] = {}

@@ -89,7 +89,7 @@ def check_query_vector(vector: object, dimension: Optional[int]) -> list[float]:
     for i, x in enumerate(vector):
         if not _is_number(x):
             raise query_invalid(f"query embedding[{i}] must be a number; got {x!r}")
-        values.append(float(x))  # type: ignore[arg-type]
+        values.append(float(x))
     if not values:
         raise query_invalid("query embedding must be non-empty.")
     if not all(math.isfinite(x) for x in values):

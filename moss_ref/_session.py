@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class SessionIndex:
     """An in-memory index for a live conversation (S-11..S-37)."""
 
-    def __init__(self, core: SessionCore, backing: "_Backing") -> None:
+    def __init__(self, core: SessionCore, backing: _Backing) -> None:
         self._core = core
         self._backing = backing
 
@@ -94,7 +94,7 @@ class SessionIndex:
         self._core.close()
         self._backing.forget(self)
 
-    def __enter__(self) -> "SessionIndex":
+    def __enter__(self) -> SessionIndex:
         if self._core.closed:
             raise InvalidArgumentError(CLOSED)
         return self
@@ -104,7 +104,7 @@ class SessionIndex:
     ) -> None:
         self._close()
 
-    async def __aenter__(self) -> "SessionIndex":
+    async def __aenter__(self) -> SessionIndex:
         return self.__enter__()
 
     async def __aexit__(

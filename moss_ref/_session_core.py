@@ -121,9 +121,7 @@ class SessionCore:
             if not plan:
                 return (0, 0)
             vectors = self._vectors_for(plan)
-            records = [
-                Record(d.id, d.text, None if d.metadata is None else dict(d.metadata), d.payload) for d in plan
-            ]
+            records = [Record(d.id, d.text, None if d.metadata is None else dict(d.metadata), d.payload) for d in plan]
             self._corpus.put(records, vectors)
             return (added, updated)
 
@@ -131,7 +129,9 @@ class SessionCore:
         """R-D-1 and S-18/S-20: every item a DocumentInfo with a non-empty id; custom vectors valid."""
         for i, doc in enumerate(docs):
             if not isinstance(doc, DocumentInfo):
-                raise invalid(f"docs[{i}] must be a DocumentInfo or a dict with 'id' and 'text'; got {type(doc).__name__}")
+                raise invalid(
+                    f"docs[{i}] must be a DocumentInfo or a dict with 'id' and 'text'; got {type(doc).__name__}"
+                )
             if not doc.id:
                 raise invalid(f"docs[{i}]: document id must be a non-empty string")
         if not self.is_custom:
@@ -153,9 +153,8 @@ class SessionCore:
             if dimension is None:
                 dimension = len(doc.embedding)
             elif len(doc.embedding) != dimension:
-                raise invalid(
-                    f"Inconsistent embedding dimensions: expected {dimension}, got {len(doc.embedding)} in doc '{doc.id}'"
-                )
+                got = len(doc.embedding)
+                raise invalid(f"Inconsistent embedding dimensions: expected {dimension}, got {got} in doc '{doc.id}'")
 
     def _plan_batch(self, docs: Sequence[DocumentInfo], upsert: bool) -> tuple[list[DocumentInfo], int, int]:
         """R-D-2/R-D-3: apply in order; count added/updated; the last applied copy of an id wins."""
@@ -244,7 +243,9 @@ class SessionCore:
 
     # -- query (S-27..S-32, R-Q-*) -----------------------------------------------------------
 
-    def query(self, query: object, options: Optional[QueryOptions] = None, *, index_name: Optional[str] = None) -> SearchResult:
+    def query(
+        self, query: object, options: Optional[QueryOptions] = None, *, index_name: Optional[str] = None
+    ) -> SearchResult:
         with self._lock:
             self._check_open()
             started = time.perf_counter()

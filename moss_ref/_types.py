@@ -66,7 +66,7 @@ class DocumentInfo:
     The embedding is kept as float32 values (S-20), so ``0.1`` reads back as ``0.10000000149011612``.
     """
 
-    __slots__ = ("_id", "_text", "_metadata", "_embedding", "_payload")
+    __slots__ = ("_embedding", "_id", "_metadata", "_payload", "_text")
 
     def __init__(
         self,
@@ -78,8 +78,8 @@ class DocumentInfo:
     ) -> None:
         self.id = id
         self.text = text
-        self.metadata = metadata  # type: ignore[assignment]
-        self.embedding = embedding  # type: ignore[assignment]
+        self.metadata = metadata
+        self.embedding = embedding
         self.payload = payload
 
     @property
@@ -194,7 +194,7 @@ class QueryOptions:
         top_k: Optional[int] = None,
         alpha: Optional[float] = None,
         filter: Optional[Mapping[str, Any]] = None,
-        group_by: Optional["ParentGrouping"] = None,
+        group_by: Optional[ParentGrouping] = None,
         min_score: Optional[float] = None,
         candidate_depth: Optional[int] = None,
     ) -> None:
@@ -222,7 +222,7 @@ class GetDocumentsOptions:
     filter: Optional[Mapping[str, Any]] = None
     sort_by: Optional[str] = None
     ascending: Optional[bool] = None
-    group_by: Optional["ParentGrouping"] = None
+    group_by: Optional[ParentGrouping] = None
 
 
 @dataclass
@@ -285,11 +285,11 @@ class _StrEnumLike:
 class JobStatus(_StrEnumLike):
     """Job status constants (T-8)."""
 
-    PENDING_UPLOAD: "JobStatus"
-    UPLOADING: "JobStatus"
-    BUILDING: "JobStatus"
-    COMPLETED: "JobStatus"
-    FAILED: "JobStatus"
+    PENDING_UPLOAD: JobStatus
+    UPLOADING: JobStatus
+    BUILDING: JobStatus
+    COMPLETED: JobStatus
+    FAILED: JobStatus
 
 
 for _n in ("PENDING_UPLOAD", "UPLOADING", "BUILDING", "COMPLETED", "FAILED"):
@@ -299,18 +299,18 @@ for _n in ("PENDING_UPLOAD", "UPLOADING", "BUILDING", "COMPLETED", "FAILED"):
 class JobPhase(_StrEnumLike):
     """Job phase constants (T-9)."""
 
-    DOWNLOADING: "JobPhase"
-    DESERIALIZING: "JobPhase"
-    GENERATING_EMBEDDINGS: "JobPhase"
-    BUILDING_INDEX: "JobPhase"
-    UPLOADING: "JobPhase"
-    CLEANUP: "JobPhase"
-    WAITING_FOR_PARSER: "JobPhase"
-    PARSING: "JobPhase"
-    PARSING_COMPLETE: "JobPhase"
-    QUEUED: "JobPhase"
-    CRAWLING: "JobPhase"
-    PARSING_DOCUMENTS: "JobPhase"
+    DOWNLOADING: JobPhase
+    DESERIALIZING: JobPhase
+    GENERATING_EMBEDDINGS: JobPhase
+    BUILDING_INDEX: JobPhase
+    UPLOADING: JobPhase
+    CLEANUP: JobPhase
+    WAITING_FOR_PARSER: JobPhase
+    PARSING: JobPhase
+    PARSING_COMPLETE: JobPhase
+    QUEUED: JobPhase
+    CRAWLING: JobPhase
+    PARSING_DOCUMENTS: JobPhase
 
 
 for _n in (
@@ -355,10 +355,10 @@ class JobProgress:
 class IndexStatus(str):
     """Index status (T-10): ``NotStarted``, ``Building``, ``Ready``, ``Failed``; accepts any string."""
 
-    NotStarted: "IndexStatus"
-    Building: "IndexStatus"
-    Ready: "IndexStatus"
-    Failed: "IndexStatus"
+    NotStarted: IndexStatus
+    Building: IndexStatus
+    Ready: IndexStatus
+    Failed: IndexStatus
 
 
 for _n in ("NotStarted", "Building", "Ready", "Failed"):

@@ -9,7 +9,11 @@ from moss_ref._store import MemoryStore
 
 def client(vector_backend: str = "python", embedder: str = "hash-v1", store: object | None = None) -> MossClient:
     return MossClient(
-        "proj", "key", store=store if store is not None else MemoryStore(), embedder=embedder, vector_backend=vector_backend
+        "proj",
+        "key",
+        store=store if store is not None else MemoryStore(),
+        embedder=embedder,
+        vector_backend=vector_backend,
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from helpers import builtin_session, custom_session
+
 from moss_ref import (
     DocumentInfo,
     GetDocumentsOptions,
@@ -42,7 +42,9 @@ def test_upsert_replaces_document_entirely(vector_backend: str) -> None:
     assert (doc.text, doc.metadata, doc.embedding, doc.payload) == ("new", None, [0.0, 1.0], None)
 
 
-@pytest.mark.parametrize("options", [None, MutationOptions(), MutationOptions(upsert=None), MutationOptions(upsert=True)])
+@pytest.mark.parametrize(
+    "options", [None, MutationOptions(), MutationOptions(upsert=None), MutationOptions(upsert=True)]
+)
 def test_upsert_defaults_to_true(options: MutationOptions | None) -> None:
     s = builtin_session()
     s.core.add_docs([DocumentInfo("a", "one")])
@@ -98,7 +100,9 @@ def test_builtin_session_ignores_carried_embedding() -> None:
 def test_custom_missing_embeddings_is_plain_value_error_listing_ids() -> None:
     s = custom_session()
     with pytest.raises(ValueError) as info:
-        s.core.add_docs([DocumentInfo("a", "x"), DocumentInfo("b", "y", embedding=[]), DocumentInfo("c", "z", embedding=[1])])
+        s.core.add_docs(
+            [DocumentInfo("a", "x"), DocumentInfo("b", "y", embedding=[]), DocumentInfo("c", "z", embedding=[1])]
+        )
     assert not isinstance(info.value, InvalidArgumentError)
     assert str(info.value) == (
         "Documents missing .embedding for custom model: ['a', 'b']. "

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers import client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import client
 from moss_ref import DocumentInfo, GetDocumentsOptions, MossError, MutationOptions, ParentGrouping, QueryOptions
 
 #: The exceptions the API documents (E-1..E-6): MossError (and InvalidArgumentError), and the plain
@@ -28,7 +28,9 @@ scalars = st.one_of(
     st.binary(max_size=4),
 )
 json_like = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
 )
 keys = st.sampled_from(["field", "condition", "$and", "$or", "$eq", "$ne", "$gt", "$in", "$near", "$exists", "x"])
 filters = st.recursive(
@@ -58,7 +60,13 @@ def documents(draw: st.DrawFn) -> object:
         return draw(
             st.fixed_dictionaries(
                 {},
-                optional={"id": json_like, "text": json_like, "metadata": json_like, "embedding": vectors, "payload": json_like},
+                optional={
+                    "id": json_like,
+                    "text": json_like,
+                    "metadata": json_like,
+                    "embedding": vectors,
+                    "payload": json_like,
+                },
             )
         )
     return draw(json_like)
@@ -102,8 +110,11 @@ get_options = st.one_of(
     json_like,
 )
 calls = st.one_of(
-    st.tuples(st.just("add"), st.one_of(st.lists(documents(), max_size=4), json_like, st.text(max_size=30)),
-              st.one_of(st.none(), st.builds(MutationOptions, json_like), json_like)),
+    st.tuples(
+        st.just("add"),
+        st.one_of(st.lists(documents(), max_size=4), json_like, st.text(max_size=30)),
+        st.one_of(st.none(), st.builds(MutationOptions, json_like), json_like),
+    ),
     st.tuples(st.just("delete"), st.one_of(st.lists(st.text(max_size=3), max_size=3), json_like), st.none()),
     st.tuples(st.just("get"), get_options, st.none()),
     st.tuples(st.just("query"), st.one_of(st.text(max_size=12), json_like), query_options),
@@ -145,4 +156,3 @@ def test_only_documented_exceptions_escape_and_failures_change_nothing(model_id:
         except DOCUMENTED:
             assert _state(core) == before, f"failed call {call[0]} changed the session"
         # anything else propagates and fails the test
-

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 import model
+import pytest
 from helpers import X1, X2, builtin_session, custom_session, x3_docs
+
 from moss_ref import DocumentInfo, InvalidArgumentError, ParentGrouping, QueryOptions
 
 E = [1.0, 0.0, 0.0, 0.0]
@@ -35,12 +35,28 @@ X1_CASES = [
     ({"field": "city", "condition": {"$in": ["NYC", "Paris"]}}, "134"),
     ({"field": "price", "condition": {"$in": [12, 20]}}, "14"),
     ({"field": "city", "condition": {"$nin": ["NYC"]}}, "245"),
-    ({"$and": [{"field": "city", "condition": {"$eq": "NYC"}}, {"field": "category", "condition": {"$eq": "food"}}]}, "1"),
-    ({"$or": [{"field": "city", "condition": {"$eq": "Paris"}}, {"field": "category", "condition": {"$eq": "tech"}}]}, "34"),
+    (
+        {"$and": [{"field": "city", "condition": {"$eq": "NYC"}}, {"field": "category", "condition": {"$eq": "food"}}]},
+        "1",
+    ),
+    (
+        {
+            "$or": [
+                {"field": "city", "condition": {"$eq": "Paris"}},
+                {"field": "category", "condition": {"$eq": "tech"}},
+            ]
+        },
+        "34",
+    ),
     (
         {
             "$and": [
-                {"$or": [{"field": "city", "condition": {"$eq": "NYC"}}, {"field": "city", "condition": {"$eq": "Tokyo"}}]},
+                {
+                    "$or": [
+                        {"field": "city", "condition": {"$eq": "NYC"}},
+                        {"field": "city", "condition": {"$eq": "Tokyo"}},
+                    ]
+                },
                 {"field": "category", "condition": {"$eq": "food"}},
             ]
         },
@@ -60,7 +76,8 @@ def test_x1_filter_fixture_through_session_query(vector_backend: str, flt: objec
 
 
 @pytest.mark.parametrize(
-    "radius, expected", [("10000", ["sol", "ts"]), ("5000", ["ts"]), ("100000", ["sol", "ts"]), ("10000000", ["par", "sol", "ts"])]
+    "radius, expected",
+    [("10000", ["sol", "ts"]), ("5000", ["ts"]), ("100000", ["sol", "ts"]), ("10000000", ["par", "sol", "ts"])],
 )
 def test_x2_geo_fixture_through_session_query(vector_backend: str, radius: str, expected: list[str]) -> None:
     s = custom_session(vector_backend)
@@ -76,7 +93,8 @@ def test_x3_hybrid_fixture(vector_backend: str) -> None:
     assert _ids(top2) == ["kw1", "cross"]
     assert [d.score for d in top2.docs] == [model.f32(0.1), model.f32(0.8)]
     kept = s.core.query(
-        "focusterm", QueryOptions(embedding=E, alpha=0.5, top_k=4, filter={"field": "group", "condition": {"$eq": "keep"}})
+        "focusterm",
+        QueryOptions(embedding=E, alpha=0.5, top_k=4, filter={"field": "group", "condition": {"$eq": "keep"}}),
     )
     assert "drop" not in _ids(kept) and len(kept.docs) == 4
 
@@ -157,7 +175,10 @@ def test_custom_session_requires_query_embedding_even_blank_and_alpha_zero() -> 
     for text, alpha in [("x", 0.0), ("", 0.8), ("x", 1.0)]:
         with pytest.raises(InvalidArgumentError) as info:
             s.core.query(text, QueryOptions(alpha=alpha))
-        assert str(info.value) == "This session uses custom embeddings. Provide a query embedding via QueryOptions.embedding."
+        assert (
+            str(info.value)
+            == "This session uses custom embeddings. Provide a query embedding via QueryOptions.embedding."
+        )
 
 
 def test_empty_custom_session_answers_empty() -> None:
@@ -167,13 +188,18 @@ def test_empty_custom_session_answers_empty() -> None:
 @pytest.mark.parametrize("alpha", [-0.1, 1.5, math.nan, math.inf, "0.5", True])
 def test_alpha_out_of_range_rejected(alpha: object) -> None:
     s = _x1("python")
-    with pytest.raises(InvalidArgumentError, match="alpha must be a finite number between 0.0 and 1.0"):
+    with pytest.raises(InvalidArgumentError, match=r"alpha must be a finite number between 0\.0 and 1\.0"):
         s.core.query("x", QueryOptions(embedding=E, alpha=alpha))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     "embedding, match",
-    [([], "non-empty"), ([0, 0, 0, 0], "nonzero norm"), ([1, 0, 0], "expected 4 but received 3"), ([math.nan, 0, 0, 1], "finite")],
+    [
+        ([], "non-empty"),
+        ([0, 0, 0, 0], "nonzero norm"),
+        ([1, 0, 0], "expected 4 but received 3"),
+        ([math.nan, 0, 0, 1], "finite"),
+    ],
 )
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
 def test_bad_query_vectors_rejected_at_every_alpha(embedding: list[float], match: str, alpha: float) -> None:
@@ -208,7 +234,7 @@ def test_min_score_filters_before_top_k(vector_backend: str) -> None:
 
 @pytest.mark.parametrize("min_score", [-0.1, 1.1, math.nan, "0.5"])
 def test_min_score_range(min_score: object) -> None:
-    with pytest.raises(InvalidArgumentError, match="min_score must be a number between 0.0 and 1.0"):
+    with pytest.raises(InvalidArgumentError, match=r"min_score must be a number between 0\.0 and 1\.0"):
         _x1("python").core.query("x", QueryOptions(embedding=E, min_score=min_score))  # type: ignore[arg-type]
 
 
@@ -242,7 +268,9 @@ def test_filter_applies_before_top_k(vector_backend: str) -> None:
 def test_filter_is_validated_before_anything_and_names_path() -> None:
     s = _x1("python")
     with pytest.raises(InvalidArgumentError, match=r"\$and\[1\]"):
-        s.core.query("x", QueryOptions(embedding=E, filter={"$and": [{"field": "a", "condition": {"$eq": "1"}}, {"field": "b"}]}))
+        s.core.query(
+            "x", QueryOptions(embedding=E, filter={"$and": [{"field": "a", "condition": {"$eq": "1"}}, {"field": "b"}]})
+        )
 
 
 def test_result_shape(vector_backend: str) -> None:
@@ -252,7 +280,14 @@ def test_result_shape(vector_backend: str) -> None:
     assert (r.query, r.index_name, r.model_id) == ("hello", "support", "custom")
     assert isinstance(r.time_taken_ms, int) and r.time_taken_ms >= 0
     (d,) = r.docs
-    assert (d.id, d.text, d.metadata, d.score, d.payload, d.index_name) == ("a", "hello", {"k": "v"}, 1.0, '{"x":1}', None)
+    assert (d.id, d.text, d.metadata, d.score, d.payload, d.index_name) == (
+        "a",
+        "hello",
+        {"k": "v"},
+        1.0,
+        '{"x":1}',
+        None,
+    )
 
 
 def test_query_group_by_collapses_siblings() -> None:

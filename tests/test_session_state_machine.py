@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import model
 import pytest
+from helpers import client
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-import model
-from helpers import client
 from moss_ref import DocumentInfo, GetDocumentsOptions, InvalidArgumentError, MutationOptions, QueryOptions
 
 IDS = ["a", "b", "c", "d", "e", "B", "é"]
@@ -23,7 +23,9 @@ DIM = 3
 
 components = st.integers(-2, 2).map(float)
 vectors = st.lists(components, min_size=DIM, max_size=DIM)
-metadata = st.none() | st.fixed_dictionaries({}, optional={"n": st.sampled_from(["1", "2", "10", "x"]), "c": st.sampled_from(["p", "q"])})
+metadata = st.none() | st.fixed_dictionaries(
+    {}, optional={"n": st.sampled_from(["1", "2", "10", "x"]), "c": st.sampled_from(["p", "q"])}
+)
 docs = st.builds(
     lambda i, words, md, v: DocumentInfo(i, " ".join(words), md, v),
     st.sampled_from(IDS),
@@ -64,7 +66,9 @@ def machine_for(vector_backend: str) -> type[RuleBasedStateMachine]:
                     updated += 1
                 else:
                     added += 1
-                self.model[d.id] = model.Doc(d.id, d.text, None if d.metadata is None else dict(d.metadata), list(d.embedding or []))
+                self.model[d.id] = model.Doc(
+                    d.id, d.text, None if d.metadata is None else dict(d.metadata), list(d.embedding or [])
+                )
             assert got == (added, updated)
 
         @rule(batch=st.lists(docs, min_size=1, max_size=3), bad=st.sampled_from(["empty-id", "dim", "nan"]))
@@ -117,7 +121,9 @@ def machine_for(vector_backend: str) -> type[RuleBasedStateMachine]:
             got = self.session.core.query(
                 text, QueryOptions(embedding=q, alpha=alpha, top_k=top_k, filter=flt, min_score=min_score)
             )
-            want = model.query(self.model, text, embedding=q, alpha=alpha, top_k=top_k, where=where, min_score=min_score)
+            want = model.query(
+                self.model, text, embedding=q, alpha=alpha, top_k=top_k, where=where, min_score=min_score
+            )
             assert [d.id for d in got.docs] == [i for i, _ in want]
             for d, (_, score) in zip(got.docs, want):
                 assert abs(d.score - score) <= 1e-6
