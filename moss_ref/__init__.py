@@ -24,6 +24,7 @@ The normative rules are in CONFORMANCE.md; each names the test that checks it.
 
 from ._client import MossClient
 from ._errors import InvalidArgumentError, MossError
+from ._jobs import JobHandle
 from ._session import SessionIndex
 from ._types import (
     Chunking,
@@ -46,6 +47,7 @@ from ._types import (
     QueryResultDocumentInfo,
     SearchResult,
 )
+from ._unsupported import MossInference
 
 __version__ = "0.1.0"
 
@@ -57,6 +59,7 @@ __all__ = [
     "IndexStatus",
     "IndexStatusValues",
     "InvalidArgumentError",
+    "JobHandle",
     "JobPhase",
     "JobProgress",
     "JobStatus",
@@ -65,6 +68,7 @@ __all__ = [
     "ModelRef",
     "MossClient",
     "MossError",
+    "MossInference",
     "MutationOptions",
     "MutationResult",
     "ParentGrouping",

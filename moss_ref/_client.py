@@ -28,6 +28,7 @@ from ._session_core import SessionCore
 from ._snapshot import contents_for, snapshot
 from ._store import JobRecord, Store
 from ._types import JobStatus, PushIndexResult
+from ._unsupported import UnsupportedMixin
 
 StoreLike = Union[Store, str, "os.PathLike[str]"]
 CLIENT_CLOSED = "MossClient is closed"
@@ -66,7 +67,7 @@ class _Backing:
         self.client._sessions.discard(session)
 
 
-class MossClient(CloudMixin):
+class MossClient(CloudMixin, UnsupportedMixin):
     """Entry point, signature-compatible with ``moss.MossClient`` (C-1).
 
     Sessions live here; the cloud methods (create_index ... was_served_stale) come from
