@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-
 from helpers import builtin_session
+
 from moss_ref import DocumentInfo, MossError
 from moss_ref._protocols import EmbedderFingerprint
 
