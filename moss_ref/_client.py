@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 
 from ._clock import new_job_id, now_iso
 from ._cloud import CloudMixin
-from ._errors import invalid, request_invalid
+from ._errors import internal, invalid, request_invalid
 from ._format import path_component
 from ._loaded import LoadedIndexes
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
@@ -40,8 +40,10 @@ def resolve_store(store: Optional[StoreLike]) -> Store:
         return store
     from ._dirstore import DirectoryStore, default_store_path
 
-    location = store if store is not None else os.environ.get("MOSS_REF_STORE") or default_store_path()
-    return DirectoryStore(os.fspath(location))
+    location = os.fspath(store if store is not None else os.environ.get("MOSS_REF_STORE") or default_store_path())
+    if location.startswith(("http://", "https://")):
+        raise internal(f"store {location!r}: moss_ref server stores are not available in this build; use a directory")
+    return DirectoryStore(location)
 
 
 class _Backing:

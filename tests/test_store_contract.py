@@ -322,5 +322,9 @@ def test_store_resolution_order(monkeypatch: Any, tmp_path: Any) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     default = resolve_store(None)
     assert isinstance(default, DirectoryStore) and default.root == str(tmp_path / "xdg" / "moss_ref")
+    monkeypatch.setenv("MOSS_REF_STORE", "http://localhost:1")
+    with pytest.raises(MossError, match="server stores are not available"):
+        resolve_store(None)
+    monkeypatch.delenv("MOSS_REF_STORE")
     client = MossClient(P, K)  # C-1: nothing is touched at construction
     assert not (tmp_path / "xdg").exists() and client.project_id == P
