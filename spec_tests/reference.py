@@ -93,9 +93,9 @@ class _AuthCache:
 class ReferenceTarget:
     """Run protocol steps against ``moss_ref`` in this process.
 
-    Options: ``vector_backend`` (``python``/``numpy``/``auto``; default: ``MOSS_REF_VECTOR_BACKEND``
-    or auto), ``embedder`` (default ``hash-v1``, deterministic and fast), ``store`` (``memory`` or
-    ``directory``: a temporary ``DirectoryStore`` for the run).
+    Options: ``vector_backend`` (``python``/``numpy``/``auto``; when not given, the client reads
+    ``MOSS_REF_VECTOR_BACKEND``, else auto), ``embedder`` (default ``hash-v1``, deterministic and
+    fast), ``store`` (``memory``, or ``directory``: a temporary ``DirectoryStore`` for the run).
     """
 
     language = "python"
@@ -105,7 +105,7 @@ class ReferenceTarget:
         from moss_ref import _errors
 
         self._moss = moss_ref
-        self.vector_backend = vector_backend or os.environ.get("MOSS_REF_VECTOR_BACKEND") or None
+        self.vector_backend = vector_backend  # None: the client reads MOSS_REF_VECTOR_BACKEND itself (R-V-1)
         self.embedder = embedder
         self._classes: dict[str, type] = {
             "InvalidArgumentError": _errors.InvalidArgumentError,
@@ -140,7 +140,7 @@ class ReferenceTarget:
     # -- the Target protocol -----------------------------------------------------------------
 
     def hello(self) -> dict[str, Any]:
-        backend = self.vector_backend or "auto"
+        backend = self.vector_backend or f"{os.environ.get('MOSS_REF_VECTOR_BACKEND') or 'auto'} (from the environment)"
         return {
             "protocol_version": PROTOCOL_VERSION,
             "implementation": {
