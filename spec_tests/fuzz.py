@@ -1,0 +1,359 @@
+"""Stateful differential fuzzing: the reference and a target in lockstep (needs ``hypothesis``).
+
+A ``RuleBasedStateMachine`` drives both through random sessions over a small world (five ids,
+3-dim custom vectors with deliberate duplicates, a few words, two metadata fields): adds with
+duplicates, bad input and every upsert mode, deletes of known and unknown ids, get_docs with ids,
+filters and sort_by, filtered hybrid queries with min_score and candidate_depth, push, resume in a
+fresh session (with matching, mismatching or no model id, with and without auto-load), close, and
+steps on a closed session. Every step's two responses go through the same comparator as the fixed
+vectors (:func:`~.compare.compare`, with the reference's response as the expectation, tie order
+exact). On the first difference the machine fails; hypothesis shrinks the program, and the shrunk
+program is returned as a vector in the fixed format, ready for ``vectors/regressions/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+
+from .cases import REGRESSIONS, pretty_json
+from .compare import compare, expectation_from
+from .protocol import QUERY_OPS, response_kind
+from .targets import InProcess, Target
+
+INDEX = "kb"
+IDS = ("a", "b", "c", "d", "e")
+#: Repeated vectors make exact ties common; [-1, 0, 0] gives negative similarities (score 0).
+VECTORS = ([1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0.5, 0.5, 0], [-1, 0, 0], [0.2, 0.9, 0.1])
+WORDS = ("apple", "banana", "apple banana", "cherry apple apple", "banana banana cherry", "", "date")
+COLORS = ("red", "blue")
+NUMBERS = ("1", "2", "10", "x")
+_ABSENT: Any = object()
+
+
+def _field_filter(fld: str, op: str, value: Any) -> dict[str, Any]:
+    return {"field": fld, "condition": {op: value}}
+
+
+FILTERS = (
+    _field_filter("color", "$eq", "red"),
+    _field_filter("color", "$ne", "red"),
+    _field_filter("color", "$nin", ["blue"]),
+    _field_filter("color", "$in", ["red", "blue"]),
+    _field_filter("n", "$gt", "1"),
+    _field_filter("n", "$lte", 2),
+    _field_filter("n", "$in", [1, 10]),
+    _field_filter("n", "$ne", "x"),
+    {"$and": [_field_filter("color", "$eq", "red"), _field_filter("n", "$gte", "2")]},
+    {"$or": [_field_filter("color", "$eq", "blue"), _field_filter("n", "$nin", ["1"])]},
+    {"$or": []},
+    _field_filter("color", "$eq", True),
+    {"field": "color"},
+)
+
+ids_ = st.sampled_from(IDS)
+metadata_ = st.one_of(
+    st.none(),
+    st.just({}),
+    st.fixed_dictionaries({}, optional={"color": st.sampled_from(COLORS), "n": st.sampled_from(NUMBERS)}),
+    st.fixed_dictionaries({"color": st.sampled_from(COLORS)}, optional={"n": st.sampled_from(NUMBERS)}),
+)
+vector_ = st.sampled_from(VECTORS).map(list)
+#: Bad input, drawn rarely so that most batches are valid and sessions grow.
+BAD_EMBEDDINGS = ([1, 0], [], None, [0, 0, 0])
+
+
+def _doc(doc_id: str, text: str, md: Any, emb: Any, payload: Any) -> dict[str, Any]:
+    raw = {"id": doc_id, "text": text, "metadata": md, "embedding": emb, "payload": payload}
+    return {k: v for k, v in raw.items() if v is not _ABSENT}
+
+
+valid_doc_ = st.builds(
+    _doc,
+    ids_,
+    st.sampled_from(WORDS),
+    st.one_of(metadata_, st.just(_ABSENT)),
+    vector_,
+    st.sampled_from((_ABSENT, None, "p", "q")),
+)
+doc_ = st.builds(
+    _doc,
+    st.sampled_from(IDS * 4 + ("",)),
+    st.sampled_from(WORDS),
+    st.one_of(metadata_, st.just(_ABSENT)),
+    st.sampled_from(tuple(VECTORS) * 4 + BAD_EMBEDDINGS).map(lambda v: None if v is None else list(v)),
+    st.sampled_from((_ABSENT, None, "p", "q")),
+)
+
+
+@dataclass
+class FuzzReport:
+    """The outcome of a fuzzing run: a counterexample vector case, or None."""
+
+    counterexample: Optional[dict[str, Any]] = None
+    message: str = ""
+    target: str = ""
+    examples: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def case_name(self) -> str:
+        assert self.counterexample is not None
+        digest = hashlib.sha256(json.dumps(self.counterexample["steps"], sort_keys=True).encode()).hexdigest()[:10]
+        return f"fuzz_{digest}"
+
+    def vector_file(self) -> dict[str, Any]:
+        """The counterexample as a one-case vector file for the regressions folder."""
+        assert self.counterexample is not None
+        ops = {s["op"] for s in self.counterexample["steps"]}
+        features = ["documents"]
+        for feature, needs in (
+            ("query", {"query"}),
+            ("get_docs", {"get_docs"}),
+            ("persistence", {"push_index"}),
+            ("session", {"close_session"}),
+        ):
+            if needs & ops:
+                features.append(feature)
+        if any(
+            isinstance(s.get("args"), dict) and s["args"].get("filter") is not None
+            for s in self.counterexample["steps"]
+        ):
+            features.append("filters")
+        if any(
+            s["op"] == "open_session" and s["args"].get("model_id") not in (None, "custom")
+            for s in self.counterexample["steps"]
+        ):
+            features.append("text_embedding")
+        first = self.problems[0] if self.problems else ""
+        return {
+            "group": f"{REGRESSIONS}.{self.case_name()}",
+            "description": f"Shrunk differential-fuzzing counterexample ({self.target}): {first}"[:400],
+            "level": "recommended",
+            "features": features,
+            "cases": [
+                {
+                    "name": "program",
+                    "description": "Each expectation is the reference's response; the target differed at the last.",
+                    "rules": [],
+                    "steps": self.counterexample["steps"],
+                }
+            ],
+        }
+
+    def write(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.case_name()}.json"
+        path.write_text(pretty_json(self.vector_file()) + "\n", encoding="utf-8")
+        return path
+
+
+class _Found(AssertionError):
+    pass
+
+
+class DifferentialMachine(RuleBasedStateMachine):
+    """Drive ``reference`` and ``target`` in lockstep; subclasses set the two targets."""
+
+    reference: Target
+    target: Target
+    error_kinds: bool = True
+    record: dict[str, Any] = {}  # noqa: RUF012 - per-subclass, reset by fuzz()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[dict[str, Any]] = []
+        self.closed = False
+        for t in (self.reference, self.target):
+            response = t.start_case("fuzz", ["documents"])
+            if response_kind(response) != "result":
+                raise RuntimeError(f"start_case failed: {response}")
+
+    def teardown(self) -> None:
+        for t in (self.reference, self.target):
+            t.end_case()
+
+    def do(self, op: str, args: dict[str, Any]) -> None:
+        want = self.reference.step(op, args)
+        if response_kind(want) not in ("result", "error"):
+            raise RuntimeError(f"the reference did not answer {op} {args}: {want}")
+        got = self.target.step(op, args)
+        expect = expectation_from(want)
+        if op not in QUERY_OPS:
+            expect.pop("order", None)
+        step: dict[str, Any] = {"op": op}
+        if args:
+            step["args"] = args
+        step["expect"] = expect
+        self.steps.append(step)
+        problems = compare(op, expect, got, error_kinds=self.error_kinds)
+        if problems:
+            type(self).record.update(steps=[dict(s) for s in self.steps], problems=problems)
+            raise _Found(f"step {len(self.steps) - 1}: " + "; ".join(problems))
+
+    @initialize(docs=st.lists(valid_doc_, min_size=0, max_size=5), fresh=st.booleans())
+    def open_first(self, docs: list[dict[str, Any]], fresh: bool) -> None:
+        """Open a custom session (auto-loading or not) and usually give it a few documents."""
+        args: dict[str, Any] = {"index": INDEX, "model_id": "custom"}
+        if fresh:
+            args["auto_load_on_init"] = False
+        self.do("open_session", args)
+        if docs:
+            self.do("add_docs", {"docs": docs})
+
+    def _add(self, docs: list[dict[str, Any]], upsert: Any) -> None:
+        args: dict[str, Any] = {"docs": docs}
+        if upsert is not _ABSENT:
+            args["upsert"] = upsert
+        self.do("add_docs", args)
+
+    # add_docs is the rule most others need, so it appears under three names (hypothesis picks
+    # uniformly among rules): sessions grow large enough for top_k cuts, ties and deletes to matter.
+    @rule(docs=st.lists(doc_, min_size=1, max_size=4), upsert=st.sampled_from([_ABSENT, True, False, None]))
+    def add_docs(self, docs: list[dict[str, Any]], upsert: Any) -> None:
+        self._add(docs, upsert)
+
+    @rule(docs=st.lists(valid_doc_, min_size=0, max_size=3), upsert=st.sampled_from([_ABSENT, False]))
+    def add_more_docs(self, docs: list[dict[str, Any]], upsert: Any) -> None:
+        self._add(docs, upsert)
+
+    @rule(docs=st.lists(valid_doc_, min_size=1, max_size=3))
+    def add_even_more_docs(self, docs: list[dict[str, Any]]) -> None:
+        self._add(docs, _ABSENT)
+
+    @rule(ids=st.lists(st.one_of(ids_, st.just("zz")), max_size=4))
+    def delete_docs(self, ids: list[str]) -> None:
+        self.do("delete_docs", {"ids": ids})
+
+    @rule(
+        doc_ids=st.one_of(st.just(_ABSENT), st.lists(st.one_of(ids_, st.just("zz")), max_size=4)),
+        flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS)),
+        sort_by=st.sampled_from([_ABSENT, _ABSENT, "n", "color"]),
+        ascending=st.sampled_from([_ABSENT, True, False]),
+    )
+    def get_docs(self, doc_ids: Any, flt: Any, sort_by: Any, ascending: Any) -> None:
+        args = {
+            k: v
+            for k, v in {"doc_ids": doc_ids, "filter": flt, "sort_by": sort_by, "ascending": ascending}.items()
+            if v is not _ABSENT
+        }
+        self.do("get_docs", args)
+
+    def _query(self, text: str, embedding: Any, top_k: Any, alpha: Any, flt: Any, min_score: Any, depth: Any) -> None:
+        args = {"query": text}
+        for key, value in (
+            ("embedding", embedding),
+            ("top_k", top_k),
+            ("alpha", alpha),
+            ("filter", flt),
+            ("min_score", min_score),
+            ("candidate_depth", depth),
+        ):
+            if value is not _ABSENT:
+                args[key] = value
+        self.do("query", args)
+
+    @rule(
+        text=st.sampled_from(("apple", "banana cherry", "", "  ", "date apple", "zebra")),
+        embedding=st.one_of(st.sampled_from(VECTORS).map(list), st.sampled_from((_ABSENT, [0, 0, 0], [1, 0]))),
+        top_k=st.sampled_from((_ABSENT, 0, 1, 2, 3, 5)),
+        alpha=st.sampled_from((_ABSENT, 0.0, 0.25, 0.5, 0.8, 1.0, 1.5)),
+        flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS)),
+        min_score=st.sampled_from((_ABSENT, _ABSENT, 0.0, 0.5, 0.9)),
+        depth=st.sampled_from((_ABSENT, _ABSENT, 1, 3)),
+    )
+    def query(self, text: str, embedding: Any, top_k: Any, alpha: Any, flt: Any, min_score: Any, depth: Any) -> None:
+        self._query(text, embedding, top_k, alpha, flt, min_score, depth)
+
+    @rule(
+        embedding=st.sampled_from(VECTORS).map(list),
+        top_k=st.sampled_from((1, 2, 3)),
+        alpha=st.sampled_from((_ABSENT, 0.5, 1.0, 1.0)),
+        flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS[:10])),
+        min_score=st.sampled_from((_ABSENT, 0.5, 0.9)),
+    )
+    def ranked_query(self, embedding: Any, top_k: Any, alpha: Any, flt: Any, min_score: Any) -> None:
+        """A well-formed query with a small top_k: where cuts, ties and filters interact."""
+        self._query("apple", embedding, top_k, alpha, flt, min_score, _ABSENT)
+
+    @rule()
+    def push(self) -> None:
+        self.do("push_index", {})
+
+    @rule(model=st.sampled_from((None, None, "custom", "moss-minilm")))
+    def resume(self, model: Optional[str]) -> None:
+        """Open a fresh session on the index, loading what was pushed (model adopted, or checked)."""
+        self.do("open_session", {"index": INDEX, "model_id": model})
+
+    @rule(model=st.sampled_from(("custom", "custom", None)))
+    def fresh_session(self, model: Optional[str]) -> None:
+        """Open a fresh session without loading (its push replaces the stored index)."""
+        self.do("open_session", {"index": INDEX, "model_id": model, "auto_load_on_init": False})
+
+    @rule(close=st.booleans())
+    def close_or_count(self, close: bool) -> None:
+        self.do("close_session" if close else "doc_count", {})
+
+
+def fuzz(
+    target_factory: Callable[[], Target],
+    reference_factory: Optional[Callable[[], Target]] = None,
+    *,
+    max_examples: int = 100,
+    steps: int = 30,
+    derandomize: bool = True,
+    label: str = "",
+) -> FuzzReport:
+    """Fuzz ``target_factory()`` against the reference; the report holds the shrunk counterexample.
+
+    Both targets are made once and reset (``start_case``) for every example; both are closed at
+    the end. ``derandomize`` (default) makes the run reproducible: the same examples every time.
+    """
+    if reference_factory is None:
+        from .reference import ReferenceTarget
+
+        reference_factory = ReferenceTarget
+    reference = InProcess(reference_factory())
+    target_obj = target_factory()
+    target = target_obj if isinstance(target_obj, InProcess) else InProcess(target_obj)
+    info = target.hello()
+    report = FuzzReport(
+        target=label or str(info.get("implementation", {}).get("name", "target")), examples=max_examples
+    )
+
+    machine = type(
+        "Differential",
+        (DifferentialMachine,),
+        {"reference": reference, "target": target, "error_kinds": bool(info.get("error_kinds")), "record": {}},
+    )
+    options: dict[str, Any] = {
+        "max_examples": max_examples,
+        "stateful_step_count": steps,
+        "deadline": None,
+        "database": None,
+        "derandomize": derandomize,
+        "suppress_health_check": list(HealthCheck),
+        "report_multiple_bugs": False,
+        "print_blob": False,
+        # no explain phase: it replays the counterexample many times and the vector says it all
+        "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    }
+    test_settings = settings(**options)
+    try:
+        run_state_machine_as_test(machine, settings=test_settings)
+    except _Found as exc:
+        record = machine.record
+        report.counterexample = {"steps": record["steps"]}
+        report.problems = list(record["problems"])
+        report.message = f"moss-conformance fuzz: {report.target} differs from the reference: {exc}"
+    finally:
+        reference.close()
+        target.close()
+    return report
