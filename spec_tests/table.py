@@ -7,6 +7,7 @@ the text between :data:`BEGIN` and :data:`END` in FILE.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,11 +31,11 @@ def render(reports: Sequence[Path]) -> str:
     for path in reports:
         header, records, _ = read_report(path)
         impl = header.get("implementation", {})
-        label = f"{impl.get('name', '?')} {impl.get('version', '')}".strip()
-        target = header.get("target", "")
-        label += f" — {'driver' if target.startswith('driver') else 'in-process'}"
-        if impl.get("detail"):
-            label += f" ({impl['detail']})"
+        mode = "driver" if header.get("target", "").startswith("driver") else "in-process"
+        detail = str(impl.get("detail", ""))
+        backend = re.search(r"vector_backend=(\w+)", detail)
+        label = f"{impl.get('name', '?')} {impl.get('version', '')}, {mode}"
+        label += f", {backend.group(1)} backend" if backend else (f" ({detail})" if detail else "")
         per: dict[str, Counter[str]] = defaultdict(Counter)
         for rec in records:
             feature = rec["features"][0] if rec.get("features") else "?"
