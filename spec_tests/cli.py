@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fuzz", help="differential stateful fuzzing against the reference (needs hypothesis)")
     _add_target_args(p)
     p.add_argument("--examples", type=int, default=100)
-    p.add_argument("--steps", type=int, default=40, help="steps per example")
+    p.add_argument("--steps", type=int, default=30, help="steps per example")
     p.add_argument("--random", action="store_true", help="explore randomly instead of the reproducible default")
     p.add_argument("--out", type=Path, help="folder for a counterexample vector (e.g. the regressions folder)")
     p.set_defaults(func=cmd_fuzz)

@@ -127,9 +127,11 @@ class FuzzReport:
             for s in self.counterexample["steps"]
         ):
             features.append("filters")
+        opened = [s for s in self.counterexample["steps"] if s["op"] == "open_session"]
         if any(
-            s["op"] == "open_session" and s["args"].get("model_id") not in (None, "custom")
-            for s in self.counterexample["steps"]
+            s["args"].get("model_id") not in (None, "custom")
+            or s["expect"].get("result", {}).get("model_id", "custom") != "custom"
+            for s in opened
         ):
             features.append("text_embedding")
         first = self.problems[0] if self.problems else ""

@@ -18,13 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Optional
 
+from . import __version__
 from .cases import Case, matches_pattern
 from .compare import compare
 from .protocol import PROTOCOL_VERSION, response_kind
 from .targets import Target
 
 KIT_NAME = "moss-conformance"
-KIT_VERSION = "0.1.0"
+KIT_VERSION = __version__
 OUTCOMES = ("pass", "fail", "error", "skip", "xfail", "xpass")
 BAD_OUTCOMES = ("fail", "error", "xpass")
 

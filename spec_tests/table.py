@@ -1,8 +1,9 @@
 """The results table of CONFORMANCE.md, generated from JSON-lines reports (``moss-conformance table``).
 
-One column per report, one row per feature (a case counts under its first feature, the folder it
-lives in); each cell reads ``passed/total`` and names the other outcomes. ``--update FILE`` rewrites
-the text between :data:`BEGIN` and :data:`END` in FILE.
+One column per report; one row per feature (a case counts under its first feature, the folder it
+lives in, or under ``regressions``), one per level, and a total. Each cell reads ``passed/total``
+and names the other outcomes. ``--update FILE`` rewrites the text between :data:`BEGIN` and
+:data:`END` in FILE.
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ def render(reports: Sequence[Path]) -> str:
         per: dict[str, Counter[str]] = defaultdict(Counter)
         for rec in records:
             feature = rec["features"][0] if rec.get("features") else "?"
+            if rec["name"].startswith("regressions."):
+                feature = "regressions"
             per[feature][rec["outcome"]] += 1
+            per[f"level: {rec.get('level', '?')}"][rec["outcome"]] += 1
             per["all"][rec["outcome"]] += 1
         columns.append((label, per, [r for r in records if r["outcome"] != "pass"]))
     features = [f for f in (*FEATURES, "regressions") if any(f in per for _, per, _ in columns)]
     lines = ["| feature | " + " | ".join(label for label, _, _ in columns) + " |", "|---|" + "---|" * len(columns)]
-    for feature in [*features, "all"]:
+    for feature in [*features, "level: required", "level: recommended", "all"]:
         name = "**all**" if feature == "all" else feature
         lines.append(f"| {name} | " + " | ".join(_cell(per[feature]) for _, per, _ in columns) + " |")
     notes = []
