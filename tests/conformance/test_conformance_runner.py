@@ -163,3 +163,25 @@ def test_results_table_in_conformance_rules_is_up_to_date(tmp_path: Path) -> Non
     assert block == render(reports).strip(), (
         "run: moss-conformance table <the four reports> --update docs/rules/conformance.md"
     )
+
+
+def test_kit_runs_with_third_party_imports_blocked(tmp_path: Path) -> None:
+    """Runner, driver, comparator, lint and dump need only the standard library (and moss_ref)."""
+    program = f"""
+import sys
+BEFORE = set(sys.modules)  # what the interpreter and site loaded before the kit
+STD = set(sys.stdlib_module_names) | {{"moss_ref", "moss_ref_conformance"}}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] not in STD:
+            raise ImportError(f"third-party import blocked: {{name}}")
+sys.meta_path.insert(0, Block())
+from moss_ref_conformance.cli import main
+assert main(["check"]) == 0
+assert main(["dump", "-o", {str(tmp_path / "flat.json")!r}]) == 0
+assert main(["run", "--option", "vector_backend=python"]) == 0
+print("NONSTD", sorted(m for m in set(sys.modules) - BEFORE if m.split(".")[0] not in STD))
+"""
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "NONSTD []" in out.stdout
