@@ -286,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, ImportError, cases_mod.VectorError) as exc:
         print(f"moss-conformance: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head/tail: stop quietly
+        sys.stdout = None  # type: ignore[assignment]
+        return 1
 
 
 if __name__ == "__main__":
