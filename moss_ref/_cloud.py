@@ -191,12 +191,12 @@ class CloudMixin:
         validate_index_name(name)
         parsed = to_document_infos(docs, chunker=chunker, chunking=chunking, model_id=model_id)
         model = self._create_model(model_id, parsed)
-        store = self._authenticated_store()
         started = now_iso()
         core = SessionCore(
             name, model, embedder=self._embedder_for(model), vector_backend_factory=self._new_vector_backend
         )
-        core.add_docs(parsed)
+        core.add_docs(parsed)  # every document rule, before any store traffic (CLD-1)
+        store = self._authenticated_store()
         try:
             published = store.write_index(self.project_id, snapshot(core), expect_version="")
         except IndexConflict:

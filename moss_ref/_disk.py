@@ -40,6 +40,7 @@ def save_session(core: SessionCore, directory: str) -> str:
 
 def load_session(core: SessionCore, directory: str, embedder_for: Callable[[str], Optional[Embedder]]) -> int:
     """Replace the session's documents and model with the snapshot; returns its doc count."""
+    core.ensure_open()  # a closed session says so whatever is on disk (SES-7)
     source = snapshot_directory(directory, core.name)
     with guard(CORRUPT):
         stored = source.read()

@@ -290,14 +290,14 @@ def _chunk_all(items: list[object], chunker: Chunker) -> list[DocumentInfo]:
     for i, item in enumerate(items):
         if not isinstance(item, DocumentInfo):
             raise TypeError(f"docs[{i}] must be a DocumentInfo or dict when a chunker or chunking is given")
+        if item.embedding is not None:  # IN-80, for every document before the chunker first runs (IN-87)
+            raise invalid(f'cannot chunk document "{item.id}" because it has an embedding')
         documents.append(item)
     return [chunk for doc in documents for chunk in _chunk_document(doc, chunker)]
 
 
 def _chunk_document(doc: DocumentInfo, chunker: Chunker) -> list[DocumentInfo]:
     """D-15/D-16: ids ``<id>#<n>`` over the non-empty chunks, ``parentId`` metadata, payload copied."""
-    if doc.embedding is not None:
-        raise invalid(f'cannot chunk document "{doc.id}" because it has an embedding')
     chunks = _call_chunker(chunker, doc)
     for n, chunk in enumerate(chunks):
         if len(chunk) > MAX_CHUNK_CHARS:

@@ -104,6 +104,11 @@ def query_loaded(
     plan = plan_query(text, options, custom=False, dimension=single_dimension, default_top_k=10 if multi else 5)
     if custom and plan.embedding is None and plan.needs_vector and not plan.blank:
         raise query_invalid(CANNOT_EMBED)
+    if multi and plan.embedding is not None:
+        # QRY-2 at every alpha, against every index, before any index is skipped (CLD-14)
+        for _, core in entries:
+            if core.corpus.dimension is not None:
+                check_query_vector(plan.embedding, core.corpus.dimension)
 
     def embed(query: str) -> Sequence[float]:
         return first.embed_texts([query])[0]
@@ -154,7 +159,7 @@ def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str]
 def _fuse_multi(
     plan: QueryPlan, parts: Sequence[tuple[int, Corpus, Optional[set[str]], Optional[list[float]]]], depth: int
 ) -> list[_Ranked]:
-    """The hybrid rule of R-Q-3 over candidates gathered from every index (CLD-13)."""
+    """The hybrid rule of R-Q-3 over candidates gathered from every index (CLD-14)."""
     vectors = sorted(
         (-s, i, pos, s) for pos, c, allowed, qv in parts for i, s in c.vectors.rank(qv or [], depth, allowed)
     )[:depth]

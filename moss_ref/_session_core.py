@@ -16,7 +16,8 @@ from typing import Any, Optional, TypeVar
 
 from ._corpus import Corpus, Record
 from ._docs_input import to_document_infos
-from ._errors import InvalidArgumentError, MossError, internal, invalid, model_unavailable
+from ._embedding import embed_checked
+from ._errors import InvalidArgumentError, internal, invalid
 from ._filters import compile_filter
 from ._grouping import group
 from ._models import CUSTOM
@@ -94,9 +95,12 @@ class SessionCore:
         with self._lock:
             self._closed = True
 
-    def _check_open(self) -> None:
+    def ensure_open(self) -> None:
+        """Raise ``InvalidArgumentError("SessionIndex is closed")`` after :meth:`close` (R-S-3)."""
         if self._closed:
             raise InvalidArgumentError(CLOSED)
+
+    _check_open = ensure_open
 
     def _builtin_dimension(self) -> Optional[int]:
         return None if self._embedder is None else self._embedder.fingerprint.dimension
@@ -179,24 +183,10 @@ class SessionCore:
         return self.embed_texts([d.text for d in docs])
 
     def embed_texts(self, texts: Sequence[str]) -> list[Sequence[float]]:
-        """Embed with the session's embedder and validate its output (the core checks plugins)."""
+        """Embed with the session's embedder, its output validated (MOD-2)."""
         if self._embedder is None:
             raise internal(f"model '{self._model_id}' has no embedder")
-        try:
-            vectors = list(self._embedder.embed(list(texts)))
-        except MossError:
-            raise
-        except Exception as exc:  # a plugin failure must not escape as a foreign exception (R-E-2)
-            raise model_unavailable(f"embedder {self._embedder.fingerprint.backend!r} failed: {exc!r}") from exc
-        dimension = self._embedder.fingerprint.dimension
-        if len(vectors) != len(texts) or any(
-            len(v) != dimension or not all(math.isfinite(x) for x in v) for v in vectors
-        ):
-            raise internal(
-                f"embedder {self._embedder.fingerprint.backend!r} returned malformed vectors "
-                f"(expected {len(texts)} finite vectors of length {dimension})"
-            )
-        return vectors
+        return embed_checked(self._embedder, texts)
 
     # -- delete_docs (S-22, R-D-5) ------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from ._corpus import Record
+from ._embedding import embed_checked
 from ._protocols import Embedder
 from ._session_core import SessionCore
 from ._store import StoredIndex
@@ -54,5 +55,5 @@ def contents_for(stored: StoredIndex, embedder: Optional[Embedder]) -> tuple[lis
         ReembeddingWarning,
         stacklevel=4,
     )
-    vectors: list[Sequence[float]] = list(embedder.embed([r.text for r in records])) if records else []
+    vectors = embed_checked(embedder, [r.text for r in records]) if records else []
     return records, vectors

@@ -21,7 +21,10 @@ def _not_provided(what: str) -> MossError:
 
 
 class UnsupportedMixin:
-    """Out-of-scope client methods (R-API-2)."""
+    """Out-of-scope client methods (R-API-2). A closed client refuses them first (C-3)."""
+
+    def _ensure_open(self) -> None:
+        raise NotImplementedError  # provided by MossClient
 
     async def create_index_from_files(
         self,
@@ -31,6 +34,7 @@ class UnsupportedMixin:
         parse_options: Optional[Any] = None,
     ) -> NoReturn:
         """C-8 checks, then ``INTERNAL``: server-side file parsing is out of scope."""
+        self._ensure_open()
         if model_id == "custom":
             raise ValueError(
                 "create_index_from_files does not support model_id='custom': files are embedded by a built-in model"
@@ -41,6 +45,7 @@ class UnsupportedMixin:
 
     async def create_web_source(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Web sources are crawled by the service: ``INTERNAL``."""
+        self._ensure_open()
         raise _not_provided("create_web_source")
 
 

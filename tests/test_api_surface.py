@@ -249,3 +249,11 @@ def test_sync_core_is_reachable() -> None:
     s = client().session_sync("idx", "custom")
     s.core.add_docs([moss_ref.DocumentInfo("a", "x", embedding=[1.0])])
     assert asyncio.run(s.get_docs())[0].id == "a"
+
+
+def test_closed_client_refuses_out_of_scope_members_too() -> None:
+    c = client()
+    asyncio.run(c.close())
+    for call in (lambda: c.create_index_from_files("x", ["a.pdf"]), lambda: c.create_web_source("x")):
+        with pytest.raises(RuntimeError, match=r"^MossClient is closed$"):
+            asyncio.run(call())  # type: ignore[arg-type]

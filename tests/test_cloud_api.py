@@ -453,7 +453,7 @@ def test_query_multi_index_rules(store: Store) -> None:
 def test_multi_index_query_of_one_index_equals_the_single_query(
     texts: list[str], query: str, alpha: float, top_k: int
 ) -> None:
-    """CLD-13: the multi-index ranking reduces to the session pipeline for one index."""
+    """CLD-14: the multi-index ranking reduces to the session pipeline for one index."""
     c = make(MemoryStore())
     run(c.create_index("i", [{"id": f"d{n}", "text": t} for n, t in enumerate(texts)]))
     run(c.load_index("i"))

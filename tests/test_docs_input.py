@@ -1058,3 +1058,17 @@ def test_property_non_json_start_is_one_message(text: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         to_document_infos(text)
     assert str(info.value).startswith("expected a JSON array ('[') or JSON Lines ('{')")
+
+
+def test_embedding_check_runs_for_every_document_before_any_chunker_call() -> None:
+    """IN-80 + IN-87: the chunker is not called at all when a later document has an embedding."""
+    calls: list[str] = []
+
+    def chunker(text: str) -> list[str]:
+        calls.append(text)
+        return [text]
+
+    docs = [DocumentInfo("a", "one"), DocumentInfo("b", "two", None, [1.0])]
+    with pytest.raises(InvalidArgumentError, match='cannot chunk document "b" because it has an embedding'):
+        to_document_infos(docs, chunker=chunker)
+    assert calls == []

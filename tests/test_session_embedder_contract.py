@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
-from helpers import builtin_session
+from helpers import builtin_session, client
 
 from moss_ref import DocumentInfo, MossError
 from moss_ref._protocols import EmbedderFingerprint
+from moss_ref._store import MemoryStore
 
 
 class Broken:
@@ -55,3 +57,22 @@ def test_embedder_exception_is_model_unavailable() -> None:
     with pytest.raises(MossError) as info:
         s.core.add_docs([DocumentInfo("a", "text")])
     assert info.value.code == "MODEL_UNAVAILABLE" and s.doc_count == 0
+
+
+@pytest.mark.parametrize(
+    "broken, code",
+    [(Broken(error=KeyError("weights")), "MODEL_UNAVAILABLE"), (Broken([[1.0, 0.0]]), "INTERNAL")],
+    ids=["raises", "wrong-length"],
+)
+def test_re_embedding_on_resume_validates_the_embedder_too(broken: Broken, code: str) -> None:
+    """R-M-3 re-embedding goes through the same checks as add_docs; nothing is half-loaded."""
+    store = MemoryStore()
+    first = client(store=store).session_sync("kb")
+    first.core.add_docs([DocumentInfo("a", "text")])
+    asyncio.run(first.push_index())
+    other = client(store=store)
+    other._embedders["moss-minilm"] = broken  # a different fingerprint than hash-v1's
+    with pytest.raises(MossError) as info, pytest.warns(UserWarning, match="re-embedding"):
+        other.session_sync("kb")
+    assert info.value.code == code
+    assert not other._sessions

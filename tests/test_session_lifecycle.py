@@ -193,3 +193,41 @@ def test_concurrent_awaits_see_whole_operations() -> None:
         return results[0] + results[-1]
 
     assert all(c % 50 == 0 for c in asyncio.run(run()))
+
+
+def test_closed_session_load_from_disk_says_closed_whatever_is_on_disk(tmp_path: object) -> None:
+    s = client().session_sync("kb")
+    asyncio.run(s.close())
+    with pytest.raises(InvalidArgumentError, match=r"^SessionIndex is closed$"):
+        asyncio.run(s.load_from_disk(str(tmp_path)))
+
+
+def test_multi_index_checks_the_query_vector_at_every_alpha_before_skipping() -> None:
+    c = client()
+    asyncio.run(c.create_index("full", [DocumentInfo("a", "apples")]))
+    asyncio.run(c.create_index("empty", []))
+    asyncio.run(c.load_indexes(["full", "empty"]))
+    bad = QueryOptions(embedding=[1, 2, 3], alpha=0.0)
+    for names in (["full"], ["empty"], ["full", "empty"]):
+        with pytest.raises(InvalidArgumentError, match="expected 384"):
+            asyncio.run(c.query_multi_index(names, "apples", bad))
+    nothing = QueryOptions(embedding=[1, 2, 3], filter={"field": "k", "condition": {"$eq": "none"}})
+    with pytest.raises(InvalidArgumentError, match="expected 384"):
+        asyncio.run(c.query_multi_index(["full"], "apples", nothing))
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        [DocumentInfo("", "t")],
+        ["plain text"],
+        [DocumentInfo("a", "t", embedding=[1]), DocumentInfo("b", "t", embedding=[1, 2])],
+    ],
+    ids=["empty-id", "strings", "dimensions"],
+)
+def test_create_index_rejects_bad_documents_before_checking_credentials(docs: list[object]) -> None:
+    store = MemoryStore()
+    client(store=store).session_sync("register")  # the project now belongs to "key"
+    intruder = MossClient("proj", "not-the-key", store=store, embedder="hash-v1", vector_backend="python")
+    with pytest.raises((InvalidArgumentError, TypeError)):
+        asyncio.run(intruder.create_index("y", docs))

@@ -125,7 +125,7 @@ def test_push_of_an_empty_session_is_invalid_and_local_state_survives_a_push(sto
     s = client(store).session_sync("idx")
     with pytest.raises(InvalidArgumentError) as info:
         run(s.push_index())
-    assert "No documents in session index. Add documents before pushing." in str(info.value)
+    assert str(info.value) == "No documents in session index. Add documents before pushing."
     assert store.read_index(P, "idx") is None
     run(s.add_docs(DOCS))
     docs_before = run(s.get_docs())
