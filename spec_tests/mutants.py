@@ -69,9 +69,8 @@ class NeMatchesMissingField(Mutant):
             return super().step(op, args)
 
 
-class TiesByInsertion(Mutant):
-    name = "ties_by_insertion"
-    bug = "equal vector scores are ordered by insertion instead of by id"
+class _RemembersInsertion(Mutant):
+    """Base of the mutants that order by insertion: tracks when each live id was first added."""
 
     def start_case(self, name: str, features: Any) -> dict[str, Any]:
         self._order: dict[str, int] = {}
@@ -82,6 +81,21 @@ class TiesByInsertion(Mutant):
         if op == "add_docs" and response_kind(out) == "result":
             for doc in args["docs"]:
                 self._order.setdefault(doc["id"], len(self._order))
+        if op == "delete_docs" and response_kind(out) == "result":
+            for doc_id in args["ids"]:
+                self._order.pop(doc_id, None)
+        return out
+
+    def inserted(self, doc: dict[str, Any]) -> int:
+        return self._order.get(doc["id"], 1 << 30)
+
+
+class TiesByInsertion(_RemembersInsertion):
+    name = "ties_by_insertion"
+    bug = "equal vector scores are ordered by insertion instead of by id"
+
+    def step(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        out = super().step(op, args)
         vector_only = decode_float(args.get("alpha")) == 1 or not str(args.get("query", "x")).strip()
         if op in ("query", "client_query") and response_kind(out) == "result" and vector_only:
             docs = out["result"]["docs"]
@@ -91,7 +105,7 @@ class TiesByInsertion(Mutant):
                 while j + 1 < len(docs) and docs[j + 1]["score"] == docs[i]["score"]:
                     j += 1
                 if docs[i]["score"] > 0:
-                    docs[i : j + 1] = sorted(docs[i : j + 1], key=lambda d: self._order.get(d["id"], 1 << 30))
+                    docs[i : j + 1] = sorted(docs[i : j + 1], key=self.inserted)
                 i = j + 1
         return out
 
@@ -187,22 +201,12 @@ class FilterAfterTopK(Mutant):
         return out
 
 
-class GetDocsInsertionOrder(Mutant):
+class GetDocsInsertionOrder(_RemembersInsertion):
     name = "get_docs_insertion_order"
     bug = "get_docs without ids or sort_by returns documents in insertion order"
 
-    def start_case(self, name: str, features: Any) -> dict[str, Any]:
-        self._order: dict[str, int] = {}
-        return super().start_case(name, features)
-
     def step(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         out = super().step(op, args)
-        if op == "add_docs" and response_kind(out) == "result":
-            for doc in args["docs"]:
-                self._order.setdefault(doc["id"], len(self._order))
-        if op == "delete_docs" and response_kind(out) == "result":
-            for doc_id in args["ids"]:
-                self._order.pop(doc_id, None)
         if (
             op == "get_docs"
             and response_kind(out) == "result"
@@ -210,7 +214,7 @@ class GetDocsInsertionOrder(Mutant):
             and args.get("sort_by") is None
             and args.get("group_by") is None
         ):
-            out["result"]["docs"].sort(key=lambda d: self._order.get(d["id"], 1 << 30))
+            out["result"]["docs"].sort(key=self.inserted)
         return out
 
 

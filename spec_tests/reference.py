@@ -229,6 +229,18 @@ class ReferenceTarget:
             return None
         return self._moss.ParentGrouping(raw.get("parent_field"), raw.get("order_field"))
 
+    def get_options(self, args: dict[str, Any]) -> Any:
+        """``GetDocumentsOptions`` from a get_docs step (None when the step sets no option)."""
+        if not any(k in args for k in ("doc_ids", "filter", "sort_by", "ascending", "group_by")):
+            return None
+        return self._moss.GetDocumentsOptions(
+            doc_ids=args.get("doc_ids"),
+            filter=decode_filter(args.get("filter")),
+            sort_by=args.get("sort_by"),
+            ascending=args.get("ascending"),
+            group_by=self.grouping(args.get("group_by")),
+        )
+
     def query_options(self, args: dict[str, Any]) -> Any:
         keys = ("embedding", "top_k", "alpha", "filter", "min_score", "candidate_depth", "group_by")
         if not any(k in args for k in keys):
@@ -307,17 +319,7 @@ class ReferenceTarget:
         session = self.session(args)
 
         def call() -> dict[str, Any]:
-            keys = ("doc_ids", "filter", "sort_by", "ascending", "group_by")
-            options = None
-            if any(k in args for k in keys):
-                options = self._moss.GetDocumentsOptions(
-                    doc_ids=args.get("doc_ids"),
-                    filter=decode_filter(args.get("filter")),
-                    sort_by=args.get("sort_by"),
-                    ascending=args.get("ascending"),
-                    group_by=self.grouping(args.get("group_by")),
-                )
-            return {"docs": [self.doc_out(d) for d in session.core.get_docs(options)]}
+            return {"docs": [self.doc_out(d) for d in session.core.get_docs(self.get_options(args))]}
 
         return call
 
@@ -461,17 +463,7 @@ class MossApiTarget(ReferenceTarget):
         session = self.session(args)
 
         def call() -> dict[str, Any]:
-            keys = ("doc_ids", "filter", "sort_by", "ascending", "group_by")
-            options = None
-            if any(k in args for k in keys):
-                options = self._api.GetDocumentsOptions(
-                    doc_ids=args.get("doc_ids"),
-                    filter=decode_filter(args.get("filter")),
-                    sort_by=args.get("sort_by"),
-                    ascending=args.get("ascending"),
-                    group_by=self.grouping(args.get("group_by")),
-                )
-            return {"docs": [self.doc_out(d) for d in self.run(session.get_docs(options))]}
+            return {"docs": [self.doc_out(d) for d in self.run(session.get_docs(self.get_options(args)))]}
 
         return call
 
