@@ -18,11 +18,12 @@ O(tokens of that document); a query touches only the postings of its tokens.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Set
 
 K1 = 1.2
 B = 0.75
@@ -84,6 +85,9 @@ class KeywordIndex:
         if n_docs == 0:
             return {}
         avgdl = self._total_length / n_docs
+        lengths = self._lengths
+        k1_plus_1 = K1 + 1.0
+        one_minus_b = 1.0 - B
         parts: dict[str, list[float]] = {}
         for token in dict.fromkeys(tokenize(query)):
             posting = self._postings.get(token)
@@ -91,16 +95,28 @@ class KeywordIndex:
                 continue
             n_t = len(posting)
             idf = math.log(1.0 + (n_docs - n_t + 0.5) / (n_t + 0.5))
-            for doc_id, tf in posting.items():
-                if allowed is not None and doc_id not in allowed:
-                    continue
-                norm = K1 * (1.0 - B + B * self._lengths[doc_id] / avgdl)
-                parts.setdefault(doc_id, []).append(idf * tf * (K1 + 1.0) / (tf + norm))
+            if allowed is None:
+                items: Iterable[tuple[str, int]] = posting.items()
+            elif isinstance(allowed, Set) and len(allowed) < n_t:  # walk the shorter side (no repeats in a set)
+                items = [(d, posting[d]) for d in allowed if d in posting]
+            else:
+                items = [(d, tf) for d, tf in posting.items() if d in allowed]
+            for doc_id, tf in items:
+                norm = K1 * (one_minus_b + B * lengths[doc_id] / avgdl)
+                contribution = idf * tf * k1_plus_1 / (tf + norm)
+                found = parts.get(doc_id)
+                if found is None:
+                    parts[doc_id] = [contribution]
+                else:
+                    found.append(contribution)
         return {doc_id: math.fsum(p) for doc_id, p in parts.items()}
 
     def rank(self, query: str, k: int, allowed: Collection[str] | None = None) -> list[tuple[str, float]]:
         """The ``k`` best ``(id, bm25)`` by BM25 desc, then id asc."""
         if k <= 0:
             return []
-        ranked = sorted(self.scores(query, allowed).items(), key=lambda item: (-item[1], item[0]))
-        return ranked[:k]
+        return heapq.nsmallest(k, self.scores(query, allowed).items(), key=_rank_key)
+
+
+def _rank_key(item: tuple[str, float]) -> tuple[float, str]:
+    return (-item[1], item[0])

@@ -1,20 +1,33 @@
 """The searchable contents of one index: documents, their vectors and the keyword index.
 
-A :class:`Corpus` is shared by a live session and by a client-loaded index. It keeps three
-views in step — records by id, one float32 vector per id in a vector backend, and the BM25
-index — and changes them only through :meth:`put` and :meth:`remove`, which callers invoke after
-the whole batch has been validated (R-D-1), so the views can never disagree.
+A :class:`Corpus` is shared by a live session and by a client-loaded index. It keeps four
+views in step — records by id, one float32 vector per id in a vector backend, the BM25 index,
+and an inverted metadata index field -> value -> ids — and changes them only through :meth:`put`
+and :meth:`remove`, which callers invoke after the whole batch has been validated (R-D-1), so
+the views can never disagree.
+
+Filters (:meth:`allowed`) are answered from the metadata index when the compiled filter's index
+plan allows it (``$eq``/``$in`` combined with ``$and``/``$or``: set algebra, no document looked
+at); an ``$and`` with some indexable part narrows the candidates that the filter is then
+evaluated on; anything else is evaluated on every document. Exact answers are cached per plan
+as frozensets until the next change, so a repeated filter costs a dict lookup, and vector
+backends can cache the rows of that very frozenset. The result is always the set of ids for
+which ``Filter.matches`` holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
-from typing import Optional
+from typing import Final, Optional
 
 from ._bm25 import KeywordIndex
-from ._filters import Filter
+from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
 from ._protocols import VectorBackend
+
+_CACHE_SIZE: Final = 32  # cached filter results at most, and at most 2 ids per document + 1024 in all
+_EMPTY: Final[frozenset[str]] = frozenset()
 
 
 @dataclass(slots=True)
@@ -28,9 +41,19 @@ class Record:
 
 
 class Corpus:
-    """Records + vectors + keywords of one index."""
+    """Records + vectors + keywords (+ a metadata index) of one index."""
 
-    __slots__ = ("_fixed", "dimension", "keywords", "records", "vectors")
+    __slots__ = (
+        "_cache",
+        "_cache_lock",
+        "_fields",
+        "_fixed",
+        "_unindexed",
+        "dimension",
+        "keywords",
+        "records",
+        "vectors",
+    )
 
     def __init__(self, vectors: VectorBackend, dimension: Optional[int] = None) -> None:
         self.records: dict[str, Record] = {}
@@ -40,6 +63,10 @@ class Corpus:
         #: None until its first vectors, and again whenever it becomes empty (S-20, CUS rules).
         self.dimension = dimension
         self._fixed = dimension is not None
+        self._fields: dict[str, dict[str, set[str]]] = {}  # field -> value -> ids
+        self._unindexed = 0  # documents whose metadata has a str-subclass key or value (see _index)
+        self._cache: dict[IndexPlan, frozenset[str]] = {}
+        self._cache_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -49,25 +76,124 @@ class Corpus:
         if not records:
             return
         self.vectors.put([r.id for r in records], vectors)
+        self._changed()
+        stored = self.records
         for record in records:
-            self.records[record.id] = record
+            old = stored.get(record.id)
+            if old is not None:
+                self._unindex(old)
+            stored[record.id] = record
             self.keywords.add(record.id, record.text)
+            self._index(record)
         if self.dimension is None:
             self.dimension = len(vectors[0])
 
     def remove(self, ids: Iterable[str]) -> int:
         """Remove the listed ids; unknown ids are ignored and a repeated id counts once (R-D-5)."""
         present = [i for i in dict.fromkeys(ids) if i in self.records]
+        if not present:
+            return 0
         self.vectors.remove(present)
+        self._changed()
         for doc_id in present:
-            del self.records[doc_id]
+            self._unindex(self.records.pop(doc_id))
             self.keywords.remove(doc_id)
         if not self.records and not self._fixed:
             self.dimension = None
         return len(present)
 
+    # -- filters ---------------------------------------------------------------------------------
+
     def matching(self, flt: Optional[Filter]) -> Optional[set[str]]:
-        """Ids passing ``flt`` (None means: no filter, every document)."""
+        """Ids passing ``flt`` (None means: no filter, every document), as a new set."""
+        allowed = self.allowed(flt)
+        return None if allowed is None else set(allowed)
+
+    def allowed(self, flt: Optional[Filter]) -> Optional[Set[str]]:
+        """Ids passing ``flt`` (None: no filter), read-only; a frozenset when answered from the index."""
         if flt is None:
             return None
-        return {doc_id for doc_id, record in self.records.items() if flt.matches(record.metadata)}
+        plan = flt.index_plan
+        records = self.records
+        if plan is not None and not self._unindexed:
+            if flt.exact_plan:
+                return self._lookup(plan)
+            candidates = self._lookup(plan)
+            return {i for i in candidates if flt.matches(records[i].metadata)}
+        return {doc_id for doc_id, record in records.items() if flt.matches(record.metadata)}
+
+    def _lookup(self, plan: IndexPlan) -> frozenset[str]:
+        """The ids selected by ``plan`` (a superset of the matches when it holds a None part)."""
+        cache = self._cache
+        with self._cache_lock:
+            cached = cache.pop(plan, None)
+            if cached is not None:
+                cache[plan] = cached  # most recently used last
+                return cached
+        found = frozenset(self._select(plan))
+        with self._cache_lock:
+            budget = 2 * len(self.records) + 1024 - len(found)
+            while cache and (len(cache) >= _CACHE_SIZE or sum(map(len, cache.values())) > budget):
+                del cache[next(iter(cache))]  # least recently used first
+            cache[plan] = found
+        return found
+
+    def _select(self, plan: IndexPlan) -> Set[str]:
+        if isinstance(plan, IndexTerm):
+            by_value = self._fields.get(plan.field)
+            if not by_value:
+                return _EMPTY
+            if len(plan.values) == 1:
+                return by_value.get(next(iter(plan.values)), _EMPTY)
+            return set().union(*(by_value.get(v, _EMPTY) for v in plan.values))
+        assert plan is not None
+        parts = [self._select(part) for part in plan.parts if part is not None]
+        if isinstance(plan, IndexAll):
+            parts.sort(key=len)
+            return set(parts[0]).intersection(*parts[1:])
+        assert isinstance(plan, IndexAny)
+        return set().union(*parts)
+
+    def _changed(self) -> None:
+        if self._cache:
+            with self._cache_lock:
+                self._cache.clear()
+
+    def _index(self, record: Record) -> None:
+        metadata = record.metadata
+        if not metadata:
+            return
+        fields = self._fields
+        for field, value in metadata.items():
+            if type(field) is not str or type(value) is not str:
+                # A str subclass may compare or hash unlike a str: such documents switch the index
+                # off (every filter is then evaluated document by document), keeping the exact rule.
+                self._unindexed += 1
+                return
+        for field, value in metadata.items():
+            by_value = fields.get(field)
+            if by_value is None:
+                by_value = fields[field] = {}
+            ids = by_value.get(value)
+            if ids is None:
+                by_value[value] = {record.id}
+            else:
+                ids.add(record.id)
+
+    def _unindex(self, record: Record) -> None:
+        metadata = record.metadata
+        if not metadata:
+            return
+        if any(type(field) is not str or type(value) is not str for field, value in metadata.items()):
+            self._unindexed -= 1
+            return
+        fields = self._fields
+        for field, value in metadata.items():
+            by_value = fields.get(field, {})
+            ids = by_value.get(value)
+            if ids is not None:
+                ids.discard(record.id)
+                if not ids:
+                    del by_value[value]
+                    if not by_value:
+                        del fields[field]

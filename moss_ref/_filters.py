@@ -17,6 +17,14 @@ clause (``filter.$and[1].condition: ...``), says what was wrong and what is acce
 Operators are small functions collected in :data:`OPERATORS` (jsonschema style): each takes the
 raw value and its path, validates it, and returns a test on the stored metadata string. The rules
 they implement are numbered FLT-n in ``docs/rules/filters.md``.
+
+A compiled filter also carries an *index plan* (:attr:`Filter.index_plan`) for callers that keep
+an inverted index field -> value -> ids: ``$eq`` and ``$in`` become :class:`IndexTerm`, ``$and`` /
+``$or`` become :class:`IndexAll` / :class:`IndexAny`, every other operator ``None`` (not
+answerable from the index). A plan without ``None`` gives exactly the matching ids
+(:attr:`Filter.exact_plan`); otherwise an ``$and`` with at least one indexable part still gives a
+superset to evaluate :meth:`Filter.matches` on. The plan is a speed-up only: the ids it selects
+are, by construction, the ids :meth:`Filter.matches` accepts (tested).
 """
 
 from __future__ import annotations
@@ -26,14 +34,26 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Final, final
+from typing import Any, Final, Optional, Union, final
 
 from ._errors import invalid
 from ._numbers import positional
 
-__all__ = ["Filter", "compile_filter", "filter_value_text", "plain_decimal", "OPERATORS", "MAX_DEPTH"]
+__all__ = [
+    "Filter",
+    "IndexAll",
+    "IndexAny",
+    "IndexPlan",
+    "IndexTerm",
+    "compile_filter",
+    "filter_value_text",
+    "plain_decimal",
+    "OPERATORS",
+    "MAX_DEPTH",
+]
 
 Metadata = Mapping[str, str]
 NodeTest = Callable[[Metadata], bool]
@@ -42,6 +62,35 @@ ValueTest = Callable[[str], bool]
 """A compiled operator: does this stored metadata string satisfy it?"""
 OperatorCompiler = Callable[[object, str], ValueTest]
 """Validate an operator's raw value (with its path, for messages) and build its test."""
+
+
+@dataclass(frozen=True)
+class IndexTerm:
+    """Documents whose ``field`` holds one of ``values`` exactly (``$eq``, ``$in``)."""
+
+    field: str
+    values: frozenset[str]
+
+
+@dataclass(frozen=True)
+class IndexAll:
+    """Documents in every part (``$and``); a ``None`` part is not indexable."""
+
+    parts: tuple[IndexPlan, ...]
+
+
+@dataclass(frozen=True)
+class IndexAny:
+    """Documents in at least one part (``$or``); never holds a ``None`` part."""
+
+    parts: tuple[IndexPlan, ...]
+
+
+IndexPlan = Optional[Union[IndexTerm, IndexAll, IndexAny]]
+"""How to answer a filter node from a field -> value -> ids index; ``None``: evaluate it instead."""
+
+Compiled = tuple[NodeTest, IndexPlan]
+"""A compiled node: its test and its index plan."""
 
 MAX_DEPTH: Final = 100
 """Deepest allowed nesting of ``$and``/``$or`` (FLT-26); deeper input is refused, not recursed into."""
@@ -319,7 +368,7 @@ _COMBINATORS: Final[Mapping[str, Callable[[tuple[NodeTest, ...]], NodeTest]]] = 
 )
 
 
-def _combination(key: str, value: object, path: str, depth: int) -> NodeTest:
+def _combination(key: str, value: object, path: str, depth: int) -> Compiled:
     """``{"$and"|"$or": [filter, ...]}`` (F-1, F-3, R-F-2, FLT-4, FLT-26): a non-empty list of filters."""
     if not isinstance(value, list):
         raise invalid(f"{path}: {key} value must be a list of filters, got {_kind(value)}")
@@ -331,10 +380,19 @@ def _combination(key: str, value: object, path: str, depth: int) -> NodeTest:
     if depth >= MAX_DEPTH:
         raise invalid(f"{path}: filters may nest at most {MAX_DEPTH} levels of $and/$or")
     children = tuple(_node(child, f"{path}[{i}]", depth + 1) for i, child in enumerate(value))
-    return _COMBINATORS[key](children)
+    test = _COMBINATORS[key](tuple(child_test for child_test, _ in children))
+    plans = tuple(plan for _, plan in children)
+    plan: IndexPlan
+    if len(plans) == 1:
+        plan = plans[0]
+    elif key == "$and":
+        plan = IndexAll(plans) if any(p is not None for p in plans) else None
+    else:
+        plan = None if any(p is None for p in plans) else IndexAny(plans)
+    return test, plan
 
 
-def _condition(field: str, condition: object, path: str) -> NodeTest:
+def _condition(field: str, condition: object, path: str) -> Compiled:
     """``{"op": value}`` (F-1, F-3, R-F-1, R-F-2, FLT-2, FLT-6): exactly one known operator."""
     if not isinstance(condition, Mapping):
         raise invalid(f'{path}: \'condition\' must be a dict (any mapping) like {{"$eq": "x"}}, got {_kind(condition)}')
@@ -357,10 +415,16 @@ def _condition(field: str, condition: object, path: str) -> NodeTest:
             f"for example {example}"
         )
     op = ops[0]
-    return _field_condition(field, OPERATORS[op](condition[op], f"{path}.{op}"))
+    value = condition[op]
+    test = _field_condition(field, OPERATORS[op](value, f"{path}.{op}"))
+    if op == "$eq":
+        return test, IndexTerm(field, frozenset((_value_text(value, path),)))
+    if op == "$in":
+        return test, IndexTerm(field, _value_set(value, path))
+    return test, None
 
 
-def _node(obj: object, path: str, depth: int) -> NodeTest:
+def _node(obj: object, path: str, depth: int) -> Compiled:
     """One filter dict (F-1, F-2, F-3, R-F-2, FLT-1, FLT-2, FLT-5, FLT-7): one of three shapes, no other keys."""
     if not isinstance(obj, Mapping):
         raise invalid(f"{path}: MetadataFilter must be a dict (any mapping), got {_kind(obj)}")
@@ -398,11 +462,15 @@ def _node(obj: object, path: str, depth: int) -> NodeTest:
 class Filter:
     """An immutable compiled metadata filter. Build it with :func:`compile_filter`."""
 
-    __slots__ = ("_test",)
+    __slots__ = ("_exact", "_plan", "_test")
     _test: NodeTest
+    _plan: IndexPlan
+    _exact: bool
 
-    def __init__(self, test: NodeTest) -> None:
+    def __init__(self, test: NodeTest, plan: IndexPlan = None) -> None:
         object.__setattr__(self, "_test", test)
+        object.__setattr__(self, "_plan", plan)
+        object.__setattr__(self, "_exact", plan is not None and _is_exact(plan))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Filter is immutable")
@@ -414,8 +482,26 @@ class Filter:
         """Does a document with this metadata match? ``None`` metadata has no fields (F-8)."""
         return self._test(_EMPTY if metadata is None else metadata)
 
+    @property
+    def index_plan(self) -> IndexPlan:
+        """How an inverted index can answer this filter (see the module docstring), or None."""
+        return self._plan
+
+    @property
+    def exact_plan(self) -> bool:
+        """True when :attr:`index_plan` selects exactly the matching documents (no evaluation needed)."""
+        return self._exact
+
     def __repr__(self) -> str:
         return "<moss_ref Filter>"
+
+
+def _is_exact(plan: IndexPlan) -> bool:
+    if plan is None:
+        return False
+    if isinstance(plan, IndexTerm):
+        return True
+    return all(_is_exact(part) for part in plan.parts)
 
 
 def compile_filter(obj: object, path: str = "filter") -> Filter:
@@ -423,4 +509,4 @@ def compile_filter(obj: object, path: str = "filter") -> Filter:
 
     Raises InvalidArgumentError naming ``path`` plus the location of the bad clause.
     """
-    return Filter(_node(obj, path, 0))
+    return Filter(*_node(obj, path, 0))

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from numbers import Real
-from typing import Optional
+from operator import mul
+from typing import Final, Optional
 
 from ._corpus import Corpus
 from ._errors import InvalidArgumentError, query_invalid
 from ._filters import Filter, compile_filter
 from ._types import ParentGrouping, QueryOptions
+
+_PLAIN_NUMBERS: Final = frozenset((float, int))
 
 RRF_K = 60
 DEFAULT_ALPHA = 0.8
@@ -85,14 +88,20 @@ def check_query_vector(vector: object, dimension: Optional[int]) -> list[float]:
     """M-7 / R-Q-1: non-empty, finite, of the index dimension, nonzero."""
     if isinstance(vector, (str, bytes)) or not isinstance(vector, Sequence):
         raise query_invalid(f"query embedding must be a sequence of numbers; got {type(vector).__name__}")
-    values: list[float] = []
-    for i, x in enumerate(vector):
-        if not _is_number(x):
-            raise query_invalid(f"query embedding[{i}] must be a number; got {x!r}")
-        values.append(float(x))
+    items = vector if type(vector) is list else list(vector)  # one pass over the caller's sequence
+    values: list[float]
+    if _PLAIN_NUMBERS.issuperset(map(type, items)):  # fast path: plain floats and ints only
+        values = list(map(float, items))
+    else:
+        values = []
+        for i, x in enumerate(items):
+            if not _is_number(x):
+                raise query_invalid(f"query embedding[{i}] must be a number; got {x!r}")
+            values.append(float(x))
     if not values:
         raise query_invalid("query embedding must be non-empty.")
-    if not all(math.isfinite(x) for x in values):
+    # A finite sum proves every component finite (one inf or nan makes the sum inf or nan).
+    if not math.isfinite(sum(values)) and not all(math.isfinite(x) for x in values):
         raise query_invalid("query embedding must contain only finite numbers; every component must be a finite number")
     if dimension is not None and len(values) != dimension:
         raise query_invalid(f"Invalid query embedding length: expected {dimension} but received {len(values)}.")
@@ -105,14 +114,14 @@ def check_query_vector(vector: object, dimension: Optional[int]) -> list[float]:
 
 def unit_float32(vector: Sequence[float]) -> list[float]:
     """``q / |q|`` computed in float64, then rounded to float32 (the query side of R-Q-1)."""
-    norm = math.sqrt(math.fsum(x * x for x in vector))
+    norm = math.sqrt(math.fsum(map(mul, vector, vector)))
     if not math.isfinite(norm) or norm == 0.0:
         # Components so large their squares overflow: rescale first (the direction is what counts).
         peak = max(abs(x) for x in vector)
         scaled = [x / peak for x in vector]
         norm = math.sqrt(math.fsum(x * x for x in scaled))
-        return list(array("f", (x / norm for x in scaled)))
-    return list(array("f", (x / norm for x in vector)))
+        return array("f", [x / norm for x in scaled]).tolist()
+    return array("f", [x / norm for x in vector]).tolist()
 
 
 def plan_query(
@@ -166,7 +175,7 @@ def run(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[f
     """Rank ``corpus`` for a validated plan; ``embed_query`` is called only if the vector signal is used."""
     if plan.top_k == 0 or (plan.blank and plan.embedding is None) or len(corpus) == 0:
         return []
-    allowed = corpus.matching(plan.filter)
+    allowed = corpus.allowed(plan.filter)
     if allowed is not None and not allowed:
         return []
     if plan.needs_vector and corpus.dimension is None:
@@ -192,7 +201,7 @@ def run(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[f
 
 
 def _fuse(
-    plan: QueryPlan, corpus: Corpus, query_vector: list[float], allowed: Optional[set[str]], depth: int
+    plan: QueryPlan, corpus: Corpus, query_vector: list[float], allowed: Optional[Set[str]], depth: int
 ) -> list[Hit]:
     """Weighted RRF of the two candidate lists (R-Q-3); order (fused desc, s desc, id asc) (R-Q-4)."""
     vector_list = corpus.vectors.rank(query_vector, depth, allowed)
