@@ -1,7 +1,17 @@
 """The numpy vector backend ``numpy``: a float32 matrix, same results as ``python`` bit for bit.
 
-Storage: one float32 matrix with capacity doubling (amortised O(1) appends), float64 row norms,
-an id -> row dict and a row -> id list; deleting swaps the last row into the hole (VEC-2).
+Storage: one float32 matrix, float64 row norms, an id -> row dict and a row -> id list; deleting
+swaps the last row into the hole (VEC-2). Capacity doubles from 16 rows while the matrix is
+small (under 8 MiB), then grows by 1/64 (still geometric: amortised O(1) appends), so a large
+matrix has at most ~1.6% unused rows. It is grown in place when it can be (``ndarray.resize``, a
+``realloc`` that large blocks satisfy by remapping pages, without a copy), so a bulk load does
+not hold two copies at once; when some other reference to the matrix exists, growth falls back
+to allocate-and-copy.
+
+Filters: ``rank`` maps the allowed ids to rows with one C-level pass (``map(dict.__getitem__)``)
+and a sort; the rows of an allowed *frozenset* are cached (keyed by the frozenset, whose hash
+Python caches; least recently used out, at most 32 entries and 2 rows per stored vector in all)
+until the next mutation, so a filter repeated against an unchanged index costs a dict lookup.
 
 Ranking (VEC-3..VEC-6): ``M[rows] @ q`` in float32 scores the rows (only the allowed rows when a
 filter is given); a rigorous float32 error bound widens an ``argpartition``-style shortlist; the
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Sequence
+from operator import mul
 from typing import TYPE_CHECKING, Any
 
 from moss_ref._errors import invalid
@@ -40,6 +51,9 @@ _U32 = 2.0**-24
 _U64 = 2.0**-53
 _TINY = 2.0**-120
 _MIN_CAPACITY = 16
+_DOUBLING_BYTES = 8 << 20  # below this the matrix doubles; above it grows by 1/64
+_GROWTH_SHIFT = 6
+_ROW_CACHE_SIZE = 32
 
 
 class NumpyVectors:
@@ -47,7 +61,7 @@ class NumpyVectors:
 
     name = "numpy"
 
-    __slots__ = ("_ids", "_matrix", "_norms", "_rows")
+    __slots__ = ("_ids", "_matrix", "_max_norm", "_norms", "_row_cache", "_rows")
 
     def __init__(self) -> None:
         self._reset()
@@ -57,6 +71,8 @@ class NumpyVectors:
         self._norms: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
+        self._row_cache: dict[frozenset[str], npt.NDArray[np.intp]] = {}
+        self._max_norm = 0.0  # >= every stored row norm (exact after a remove, maybe larger after a replace)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -72,22 +88,26 @@ class NumpyVectors:
     # -- mutation -----------------------------------------------------------------------------
 
     def _reserve(self, n: int, dim: int) -> None:
-        """Make room for ``n`` rows of ``dim`` (capacity doubling; a new dim starts afresh)."""
-        m = self._matrix
-        if m.shape[1] != dim:
+        """Make room for ``n`` rows of ``dim`` (see the module docstring; a new dim starts afresh)."""
+        if self._matrix.shape[1] != dim:
             self._matrix = np.zeros((max(_MIN_CAPACITY, n), dim), dtype=np.float32)
             self._norms = np.zeros(max(_MIN_CAPACITY, n), dtype=np.float64)
             return
-        capacity = m.shape[0]
+        capacity = self._matrix.shape[0]
         if n <= capacity:
             return
-        while capacity < n:
-            capacity = max(_MIN_CAPACITY, capacity * 2)
-        grown = np.zeros((capacity, dim), dtype=np.float32)
-        grown[: len(self._ids)] = m[: len(self._ids)]
-        norms = np.zeros(capacity, dtype=np.float64)
-        norms[: len(self._ids)] = self._norms[: len(self._ids)]
-        self._matrix, self._norms = grown, norms
+        step = capacity if self._matrix.nbytes < _DOUBLING_BYTES else capacity >> _GROWTH_SHIFT
+        capacity = max(n, capacity + step, _MIN_CAPACITY)  # one growth step, or exactly n for a bigger batch
+        try:  # in place: realloc (no second copy for large blocks); refuses when views exist
+            self._matrix.resize((capacity, dim), refcheck=True)
+            self._norms.resize(capacity, refcheck=True)
+        except ValueError:
+            used = len(self._ids)
+            grown = np.zeros((capacity, dim), dtype=np.float32)
+            grown[:used] = self._matrix[:used]
+            norms = np.zeros(capacity, dtype=np.float64)
+            norms[:used] = self._norms[:used]
+            self._matrix, self._norms = grown, norms
 
     def put(self, ids: Sequence[str], vectors: Sequence[Sequence[float]]) -> None:
         if len(ids) != len(vectors):
@@ -95,25 +115,37 @@ class NumpyVectors:
         if not ids:
             return
         block = self._as_block(vectors, self.dimension)
-        wide = block.astype(np.float64)
-        norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))  # buffered: no float64 copy
         row_of, order = self._rows, self._ids
+        self._row_cache.clear()
         self._reserve(len(order) + len(ids), block.shape[1])
         matrix, norm_store = self._matrix, self._norms
-        for j, doc_id in enumerate(ids):
+        rows = []
+        for doc_id in ids:
             r = row_of.get(doc_id)
             if r is None:
                 r = row_of[doc_id] = len(order)
                 order.append(doc_id)
-            matrix[r] = block[j]
-            norm_store[r] = norms[j]
+            rows.append(r)
+        if len(set(rows)) == len(rows):
+            index = np.asarray(rows, dtype=np.intp)
+            matrix[index] = block
+            norm_store[index] = norms
+        else:  # a repeated id: apply in order, the last one wins
+            for j, r in enumerate(rows):
+                matrix[r] = block[j]
+                norm_store[r] = norms[j]
+        self._max_norm = max(self._max_norm, float(norms.max()))
 
     @staticmethod
     def _as_block(vectors: Sequence[Sequence[float]], dim: int) -> npt.NDArray[np.float32]:
         """The batch as a float32 matrix, validated as a whole before anything changes."""
         try:
             with np.errstate(over="ignore"):
-                block = np.asarray(vectors, dtype=np.float64).astype(np.float32)
+                if isinstance(vectors, np.ndarray) and vectors.dtype in (np.float32, np.float64):
+                    block = vectors.astype(np.float32, copy=False)  # no float64 detour for arrays
+                else:  # Python numbers are float64: convert exactly, then round once to float32
+                    block = np.asarray(vectors, dtype=np.float64).astype(np.float32)
         except ValueError:  # ragged: find the offending vector below
             block = np.zeros((0, 0), dtype=np.float32)
         if block.ndim != 2 or block.shape[1] != (dim or block.shape[1]) or block.shape[1] == 0:
@@ -129,7 +161,9 @@ class NumpyVectors:
         return block
 
     def remove(self, ids: Iterable[str]) -> None:
+        self._row_cache.clear()
         matrix, norms, row_of, order = self._matrix, self._norms, self._rows, self._ids
+        removed = False
         for doc_id in ids:
             r = row_of.pop(doc_id, None)
             if r is None:
@@ -141,6 +175,9 @@ class NumpyVectors:
                 moved = order[r] = order[last]
                 row_of[moved] = r
             order.pop()
+            removed = True
+        if removed:
+            self._max_norm = float(norms[: len(order)].max()) if order else 0.0
 
     def clear(self) -> None:
         self._reset()
@@ -165,41 +202,54 @@ class NumpyVectors:
         products = self._matrix[rows].astype(np.float64) * q.astype(np.float64)
         return [math.fsum(p) for p in products.tolist()]
 
-    def _bounded_scores(
-        self, q: npt.NDArray[np.float32], rows: npt.NDArray[np.intp] | None
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Inexact scores and per-row error bounds (see the module docstring)."""
+    def _shortlist(
+        self, q: npt.NDArray[np.float32], subset: npt.NDArray[np.intp] | None, k: int
+    ) -> npt.NDArray[np.intp]:
+        """Rows (of ``subset``, or of all rows) that may be among the ``k`` best; ``k`` < their number.
+
+        One uniform bound ``e`` (that of the largest stored norm, which bounds every row's error)
+        keeps the work to the float32 scores: ``top`` = the k-th largest score; at least k rows
+        have an exact similarity >= ``top - e``, so a row of the final top k has a score >=
+        ``top - 2e`` (VEC-5 with a uniform bound). The threshold used, ``top - 2.5e`` rounded down
+        to float32, only widens that: the extra ``e/2`` exceeds every rounding involved, since
+        ``e >= (2n + 8) 2**-24 |q| max|d|`` while ``|top| <= |q| max|d| (1 + ...)``.
+        """
         n = len(self._ids)
-        block = self._matrix[:n] if rows is None else self._matrix[rows]
-        norms = self._norms[:n] if rows is None else self._norms[rows]
+        block = self._matrix[:n] if subset is None else self._matrix[subset]
+        m = block.shape[0]
         dim = q.size
-        q_norm = math.sqrt(math.fsum(x * x for x in q.astype(np.float64).tolist()))
+        ql = q.tolist()
+        q_norm = math.sqrt(math.fsum(map(mul, ql, ql)))
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = (block @ q).astype(np.float64)
+            scores = block @ q
         if np.isfinite(scores).all():
-            bounds = (2 * dim + 8) * _U32 * q_norm * norms + dim * _TINY * (1.0 + q_norm + norms)
-        else:  # float32 overflow: score in float64 (products exact, no overflow possible)
-            scores = block.astype(np.float64) @ q.astype(np.float64)
+            top = float(np.partition(scores, m - k)[m - k])  # k-th largest score
+            max_norm = self._max_norm
+            e = (2 * dim + 8) * _U32 * q_norm * max_norm + dim * _TINY * (1.0 + q_norm + max_norm)
+            threshold = top - 2.5 * e
+            with np.errstate(over="ignore"):  # below the float32 range: -inf, still a lower bound
+                t32 = np.float32(threshold)
+            if float(t32) > threshold:
+                t32 = np.nextafter(t32, np.float32(-np.inf))
+            keep = np.flatnonzero(scores >= t32)
+        else:  # float32 overflow: score in float64 (products exact, no overflow possible), per-row bounds
+            wide = block.astype(np.float64) @ q.astype(np.float64)
+            norms = self._norms[:n] if subset is None else self._norms[subset]
             bounds = (2 * dim + 8) * _U64 * q_norm * norms
-        return scores, bounds
+            lower = wide - bounds
+            tau = np.partition(lower, m - k)[m - k]  # k-th largest lower bound
+            keep = np.flatnonzero(wide + bounds >= np.nextafter(tau, -np.inf))
+        return keep if subset is None else subset[keep]
 
     def rank(self, query: Sequence[float], k: int, allowed: Collection[str] | None) -> list[tuple[str, float]]:
         if k <= 0 or not self._ids:
             return []
         q = self._query(query)
         n = len(self._ids)
-        subset: npt.NDArray[np.intp] | None = None
-        if allowed is not None:
-            row_of = self._rows
-            subset = np.fromiter(sorted({row_of[i] for i in allowed if i in row_of}), dtype=np.intp)
+        subset = None if allowed is None else self._allowed_rows(allowed)
         m = n if subset is None else subset.size
         if k < m:
-            scores, bounds = self._bounded_scores(q, subset)
-            lower = scores - bounds
-            tau = np.partition(lower, m - k)[m - k]  # k-th largest lower bound
-            threshold = np.nextafter(tau, -np.inf)
-            keep = np.flatnonzero(scores + bounds >= threshold)
-            rows = keep if subset is None else subset[keep]
+            rows = self._shortlist(q, subset, k)
         else:
             rows = np.arange(n, dtype=np.intp) if subset is None else subset
         ids = self._ids
@@ -207,6 +257,35 @@ class NumpyVectors:
         ranked.sort(key=rank_key)
         del ranked[k:]
         return ranked
+
+    def _allowed_rows(self, allowed: Collection[str]) -> npt.NDArray[np.intp]:
+        """Sorted distinct rows of the ids in ``allowed`` (unknown ids ignored); cached for frozensets."""
+        key = allowed if isinstance(allowed, frozenset) and type(allowed) is frozenset else None
+        cache = self._row_cache
+        if key is not None:
+            cached = cache.pop(key, None)
+            if cached is not None:
+                cache[key] = cached  # most recently used last
+                return cached
+        row_of = self._rows
+        try:  # every id known (what the core passes): one C-level pass
+            rows = np.fromiter(map(row_of.__getitem__, allowed), dtype=np.intp, count=len(allowed))
+        except KeyError:
+            rows = np.fromiter((row_of[i] for i in allowed if i in row_of), dtype=np.intp)
+        rows.sort()  # memory order for the gather
+        if not isinstance(allowed, (set, frozenset)) and rows.size > 1:  # a list may repeat ids
+            rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+        rows.flags.writeable = False
+        if key is not None:
+            # least recently used first out, keeping the cached rows within 2 * len(self) + 1024 entries
+            budget = 2 * len(self._ids) + 1024 - rows.size
+            try:
+                while cache and (len(cache) >= _ROW_CACHE_SIZE or sum(r.size for r in cache.values()) > budget):
+                    del cache[next(iter(cache))]
+            except (KeyError, RuntimeError, StopIteration):  # a concurrent reader changed it first
+                pass
+            cache[key] = rows
+        return rows
 
     def similarities(self, query: Sequence[float], ids: Iterable[str]) -> dict[str, float]:
         if not self._ids:
