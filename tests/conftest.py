@@ -31,3 +31,13 @@ VECTOR_BACKENDS = ["python", "numpy"]
 @pytest.fixture(params=VECTOR_BACKENDS)
 def vector_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+#: Every behavioural test that involves text runs with every embedder serving ``moss-minilm``
+#: (R-M-2): the stdlib hash embedder and both real all-MiniLM-L6-v2 paths.
+EMBEDDERS = ["hash-v1", "minilm-onnx", "minilm-numpy"]
+
+
+@pytest.fixture(params=EMBEDDERS)
+def embedder(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
