@@ -74,6 +74,22 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+def _to_float(value: Real) -> float:
+    """``float(value)``, with numbers too large for a float (huge ints, Fractions) as ±inf (ERR-2)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return -math.inf if value < 0 else math.inf
+
+
+def _unit_interval(name: str, value: object, what: str) -> float:
+    """A real number in [0, 1] (no bool, no NaN, nothing too large for a float), else InvalidArgumentError."""
+    number = _to_float(value) if _is_number(value) else math.nan  # type: ignore[arg-type]
+    if not 0.0 <= number <= 1.0:
+        raise query_invalid(f"{name} must be {what} between 0.0 and 1.0; got {value!r}")
+    return number
+
+
 def _count(name: str, value: object, default: int) -> int:
     if value is None:
         return default
@@ -90,14 +106,16 @@ def check_query_vector(vector: object, dimension: Optional[int]) -> list[float]:
         raise query_invalid(f"query embedding must be a sequence of numbers; got {type(vector).__name__}")
     items = vector if type(vector) is list else list(vector)  # one pass over the caller's sequence
     values: list[float]
-    if _PLAIN_NUMBERS.issuperset(map(type, items)):  # fast path: plain floats and ints only
-        values = list(map(float, items))
-    else:
+    try:
+        if not _PLAIN_NUMBERS.issuperset(map(type, items)):
+            raise OverflowError  # not all plain floats and ints: take the checked path below
+        values = list(map(float, items))  # fast path
+    except OverflowError:
         values = []
         for i, x in enumerate(items):
             if not _is_number(x):
-                raise query_invalid(f"query embedding[{i}] must be a number; got {x!r}")
-            values.append(float(x))
+                raise query_invalid(f"query embedding[{i}] must be a number; got {x!r}") from None
+            values.append(_to_float(x))
     if not values:
         raise query_invalid("query embedding must be non-empty.")
     # A finite sum proves every component finite (one inf or nan makes the sum inf or nan).
@@ -141,23 +159,17 @@ def plan_query(
     if not isinstance(text, str):
         raise query_invalid(f"query must be a str; got {type(text).__name__}")
     top_k = _count("top_k", opts.top_k, default_top_k)
-    alpha_value: object = DEFAULT_ALPHA if opts.alpha is None else opts.alpha
-    if not _is_number(alpha_value) or not (0.0 <= float(alpha_value) <= 1.0):  # type: ignore[arg-type]
-        raise query_invalid(f"alpha must be a finite number between 0.0 and 1.0; got {alpha_value!r}")
-    alpha = float(alpha_value)  # type: ignore[arg-type]
+    alpha = _unit_interval("alpha", DEFAULT_ALPHA if opts.alpha is None else opts.alpha, "a finite number")
     embedding = None if opts.embedding is None else check_query_vector(opts.embedding, dimension)
     flt = None if opts.filter is None else compile_filter(opts.filter, "filter")
     min_score: Optional[float] = None
     if opts.min_score is not None:
-        ms = opts.min_score
-        if not _is_number(ms) or not (0.0 <= float(ms) <= 1.0):
-            raise query_invalid(f"min_score must be a number between 0.0 and 1.0; got {ms!r}")
+        min_score = _unit_interval("min_score", opts.min_score, "a number")
         if alpha == 0.0:
             raise query_invalid(
                 "min_score requires a query embedding; it is not supported for keyword-only queries "
                 "(alpha == 0 or an index with no vectors)"
             )
-        min_score = float(ms)
     if opts.candidate_depth is not None:
         depth = _count("candidate_depth", opts.candidate_depth, 0)
         if depth < 1:
@@ -166,8 +178,12 @@ def plan_query(
     else:
         depth = 2 * top_k
     group_by = opts.group_by
-    if group_by is not None and not isinstance(group_by, ParentGrouping):
-        raise query_invalid(f"group_by must be a ParentGrouping or None; got {type(group_by).__name__}")
+    if group_by is not None and not (
+        isinstance(group_by, ParentGrouping)
+        and isinstance(group_by.parent_field, str)
+        and isinstance(group_by.order_field, str)
+    ):
+        raise query_invalid(f"group_by must be a ParentGrouping of two str field names or None; got {group_by!r}")
     return QueryPlan(text, top_k, alpha, embedding, flt, min_score, depth, group_by)
 
 

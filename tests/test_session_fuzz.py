@@ -7,6 +7,7 @@ Options are built with the constructors *and* by assigning junk to their attribu
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from helpers import client
@@ -23,6 +24,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([10**400, -(10**400), Fraction(10**400, 3), Fraction(1, 3)]),  # beyond float range
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=8),
     st.binary(max_size=4),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import model
 import pytest
@@ -317,3 +318,29 @@ def test_builtin_text_query_finds_matching_doc() -> None:
     assert len(explicit.docs) == 2
     with pytest.raises(InvalidArgumentError, match="expected 384"):
         s.core.query("x", QueryOptions(embedding=[1.0, 0.0]))
+
+
+@pytest.mark.parametrize(
+    "attribute, value, match",
+    [
+        ("alpha", 10**400, "alpha"),
+        ("min_score", 10**400, "min_score"),
+        ("min_score", -(10**400), "min_score"),
+        ("embedding", [10**400, 0, 0, 0], "finite"),
+        ("embedding", [Fraction(10**400, 3), 0, 0, 0], "finite"),
+    ],
+)
+def test_numbers_too_large_for_a_float_are_invalid_arguments(attribute: str, value: object, match: str) -> None:
+    """ERR-2: no OverflowError escapes when junk is assigned to option attributes."""
+    opts = QueryOptions(embedding=E)
+    setattr(opts, attribute, value)
+    with pytest.raises(InvalidArgumentError, match=match):
+        _x1("python").core.query("x", opts)
+
+
+@pytest.mark.parametrize("grouping", [ParentGrouping(1, 2), ParentGrouping([1], "x"), ("a", "b")])  # type: ignore[arg-type]
+def test_query_group_by_is_validated_like_get_docs(grouping: object) -> None:
+    opts = QueryOptions(embedding=E)
+    opts.group_by = grouping  # type: ignore[assignment]
+    with pytest.raises(InvalidArgumentError, match="group_by"):
+        _x1("python").core.query("x", opts)
