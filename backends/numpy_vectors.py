@@ -10,14 +10,14 @@ to allocate-and-copy.
 
 Filters: ``rank`` maps the allowed ids to rows with one C-level pass (``map(dict.__getitem__)``)
 and a sort; the rows of an allowed *frozenset* are cached (keyed by the frozenset, whose hash
-Python caches; least recently used out, at most 32 entries and 2 rows per stored vector in all)
-until the next mutation, so a filter repeated against an unchanged index costs a dict lookup.
+Python caches; least recently used out; at most 32 entries and 4 rows per stored vector in all,
+i.e. 32 bytes per vector) until the next mutation, so a repeated filter costs a dict lookup.
 
 Ranking (VEC-3..VEC-6): ``M[rows] @ q`` in float32 scores the rows (only the allowed rows when a
-filter is given); a rigorous float32 error bound widens an ``argpartition``-style shortlist; the
-shortlist is rescored exactly (float32 x float32 products are exact in float64, summed with
-``math.fsum``) and sorted by (s desc, id asc). The exact step is the same as the ``python``
-backend's, so ids, order and similarities are identical.
+filter is given); a rigorous float32 error bound (one uniform bound, see ``_shortlist``) gives a
+shortlist that surely holds the k best; the shortlist is rescored exactly (float32 x float32
+products are exact in float64, summed with ``math.fsum``) and sorted by (s desc, id asc). The
+exact step is the same as the ``python`` backend's, so ids, order and similarities are identical.
 
 Float32 error bound: for any summation order (BLAS may block, pair or use FMA),
 ``|fl(q.d) - q.d| <= gamma(n) * sum|q_i d_i|`` with ``u = 2**-24`` (Higham eq. 3.5, products
@@ -277,8 +277,8 @@ class NumpyVectors:
             rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
         rows.flags.writeable = False
         if key is not None:
-            # least recently used first out, keeping the cached rows within 2 * len(self) + 1024 entries
-            budget = 2 * len(self._ids) + 1024 - rows.size
+            # least recently used first out, keeping the cached rows within 4 * len(self) + 1024 entries
+            budget = 4 * len(self._ids) + 1024 - rows.size
             try:
                 while cache and (len(cache) >= _ROW_CACHE_SIZE or sum(r.size for r in cache.values()) > budget):
                     del cache[next(iter(cache))]
