@@ -257,3 +257,15 @@ def test_closed_client_refuses_out_of_scope_members_too() -> None:
     for call in (lambda: c.create_index_from_files("x", ["a.pdf"]), lambda: c.create_web_source("x")):
         with pytest.raises(RuntimeError, match=r"^MossClient is closed$"):
             asyncio.run(call())  # type: ignore[arg-type]
+
+
+def test_plugins_module_exports_the_plugin_contract() -> None:
+    """Plugin authors import one public module; every name resolves and the protocols are the core's."""
+    from moss_ref import plugins
+    from moss_ref._protocols import Embedder, VectorBackend
+    from moss_ref._store import Store
+
+    for name in plugins.__all__:
+        assert getattr(plugins, name) is not None, name
+    assert (plugins.Embedder, plugins.VectorBackend, plugins.Store) == (Embedder, VectorBackend, Store)
+    assert isinstance(plugins.MemoryStore(), plugins.Store)

@@ -1,0 +1,62 @@
+"""The public contract for plugin authors: everything needed to write an embedder, a vector
+backend or a store, in one import. See docs/extending.md.
+
+    from moss_ref.plugins import Embedder, EmbedderFingerprint, VectorBackend, exact_dot, rank_key
+
+The names here are stable; the underscore modules they come from are not.
+"""
+
+from ._corpus import Record
+from ._dirstore import DirectoryStore
+from ._errors import (
+    DESERIALIZATION,
+    INTERNAL,
+    INVALID_ARGUMENT,
+    MODEL_UNAVAILABLE,
+    InvalidArgumentError,
+    MossError,
+    invalid,
+    model_unavailable,
+)
+from ._protocols import Embedder, EmbedderFingerprint, VectorBackend, exact_dot, rank_key
+from ._registry import (
+    EmbedderFallbackWarning,
+    create_embedder,
+    create_vector_backend,
+    embedder_names,
+    missing_extra,
+    vector_backend_names,
+)
+from ._snapshot import ReembeddingWarning
+from ._store import IndexConflict, IndexSummary, JobRecord, MemoryStore, Store, StoredIndex
+
+__all__ = [
+    "DESERIALIZATION",
+    "INTERNAL",
+    "INVALID_ARGUMENT",
+    "MODEL_UNAVAILABLE",
+    "DirectoryStore",
+    "Embedder",
+    "EmbedderFallbackWarning",
+    "EmbedderFingerprint",
+    "IndexConflict",
+    "IndexSummary",
+    "InvalidArgumentError",
+    "JobRecord",
+    "MemoryStore",
+    "MossError",
+    "Record",
+    "ReembeddingWarning",
+    "Store",
+    "StoredIndex",
+    "VectorBackend",
+    "create_embedder",
+    "create_vector_backend",
+    "embedder_names",
+    "exact_dot",
+    "invalid",
+    "missing_extra",
+    "model_unavailable",
+    "rank_key",
+    "vector_backend_names",
+]
