@@ -243,14 +243,20 @@ def seal(record: object) -> bytes:
     return dumps_line({"format_version": FORMAT_VERSION, "sha256": digest, "record": text})
 
 
-def unseal(data: bytes, what: str) -> Any:
-    """The record of a sealed file, after checking the envelope and the checksum."""
-    envelope = loads_strict(data, what)
-    if not isinstance(envelope, dict):
+
+def _versioned_object(data: bytes, what: str) -> dict[str, Any]:
+    """A JSON object whose ``format_version`` this reader understands (FMT: every file is versioned)."""
+    obj = loads_strict(data, what)
+    if not isinstance(obj, dict):
         raise FormatError(f"{what} must be a JSON object")
-    fv = envelope.get("format_version")
+    fv = obj.get("format_version")
     if fv != FORMAT_VERSION or isinstance(fv, bool):
         raise FormatError(f"{what}: unsupported format_version {fv!r}; this reader understands {FORMAT_VERSION}")
+    return obj
+
+def unseal(data: bytes, what: str) -> Any:
+    """The record of a sealed file, after checking the envelope and the checksum."""
+    envelope = _versioned_object(data, what)
     fields = _exact_keys(envelope, ("format_version", "sha256", "record"), what)
     text = _str(fields["record"], f"{what}.record")
     if hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() != fields["sha256"]:
@@ -516,12 +522,7 @@ def _fingerprint(obj: object) -> EmbedderFingerprint:
 def parse_manifest(data: bytes, *, name: Optional[str], version: str) -> Manifest:
     """Validate every field of a manifest read from the version directory ``version`` of ``name``
     (``name`` None: any valid name; the caller checks it maps to the directory)."""
-    obj = loads_strict(data, MANIFEST)
-    if not isinstance(obj, dict):
-        raise FormatError(f"{MANIFEST} must be a JSON object")
-    fv = obj.get("format_version")
-    if fv != FORMAT_VERSION or isinstance(fv, bool):
-        raise FormatError(f"unsupported format_version {fv!r}; this reader understands {FORMAT_VERSION}")
+    obj = _versioned_object(data, MANIFEST)
     keys = ("format", "format_version", "index_name", "index_id", "version", "model_id", "embedder", "dimension",
             "doc_count", "created_at", "updated_at", "files")  # fmt: skip
     m = _exact_keys(obj, keys, MANIFEST)
@@ -594,12 +595,7 @@ class Pointer:
 
 
 def parse_pointer(data: bytes) -> Pointer:
-    obj = loads_strict(data, POINTER)
-    if not isinstance(obj, dict):
-        raise FormatError(f"{POINTER} must be a JSON object")
-    fv = obj.get("format_version")
-    if fv != FORMAT_VERSION or isinstance(fv, bool):
-        raise FormatError(f"unsupported format_version {fv!r} in {POINTER}; this reader understands {FORMAT_VERSION}")
+    obj = _versioned_object(data, POINTER)
     p = _exact_keys(obj, ("format_version", "version", "manifest_sha256"), POINTER)
     version = _str(p["version"], f"{POINTER}.version")
     sha = _str(p["manifest_sha256"], f"{POINTER}.manifest_sha256")
