@@ -175,14 +175,25 @@ def filter_value_text(value: object) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+class _Members:
+    """The test of ``$eq``/``$in``: the stored string is one of ``wants``.
+
+    It carries ``wants`` so the metadata-index plan uses the very values the test compares with:
+    each filter value is converted exactly once.
+    """
+
+    __slots__ = ("wants",)
+
+    def __init__(self, wants: frozenset[str]) -> None:
+        self.wants = wants
+
+    def __call__(self, stored: str) -> bool:
+        return stored in self.wants
+
+
 def _eq(value: object, path: str) -> ValueTest:
     """``$eq`` (F-5, FLT-16): the stored string equals the converted value exactly."""
-    want = _value_text(value, path)
-
-    def eq(stored: str) -> bool:
-        return stored == want
-
-    return eq
+    return _Members(frozenset((_value_text(value, path),)))
 
 
 def _ne(value: object, path: str) -> ValueTest:
@@ -209,12 +220,7 @@ def _value_set(value: object, path: str) -> frozenset[str]:
 
 def _in(value: object, path: str) -> ValueTest:
     """``$in`` (F-5, FLT-16): the stored string equals one of the converted values."""
-    wants = _value_set(value, path)
-
-    def in_(stored: str) -> bool:
-        return stored in wants
-
-    return in_
+    return _Members(_value_set(value, path))
 
 
 def _nin(value: object, path: str) -> ValueTest:
@@ -416,11 +422,10 @@ def _condition(field: str, condition: object, path: str) -> Compiled:
         )
     op = ops[0]
     value = condition[op]
-    test = _field_condition(field, OPERATORS[op](value, f"{path}.{op}"))
-    if op == "$eq":
-        return test, IndexTerm(field, frozenset((_value_text(value, path),)))
-    if op == "$in":
-        return test, IndexTerm(field, _value_set(value, path))
+    value_test = OPERATORS[op](value, f"{path}.{op}")
+    test = _field_condition(field, value_test)
+    if isinstance(value_test, _Members):  # $eq / $in: answerable from the metadata index
+        return test, IndexTerm(field, value_test.wants)
     return test, None
 
 

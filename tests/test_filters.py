@@ -789,3 +789,29 @@ def test_property_junk_raises_only_invalid_argument(obj: object, docs: list[Opti
         return
     for metadata in docs:
         assert compiled.matches(metadata) in (True, False)
+
+
+class _OncePerPass(list):  # type: ignore[type-arg]
+    """A list subclass whose second iteration yields other items (FLT-9/FLT-14 accept subclasses)."""
+
+    def __init__(self, first: list[str], later: list[str]) -> None:
+        super().__init__(first)
+        self._passes = 0
+        self._later = later
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self._passes += 1
+        return iter(list.__iter__(self) if self._passes == 1 else self._later)
+
+
+def test_index_plan_uses_the_values_the_test_compares_with() -> None:
+    """Each filter value is converted once: the metadata index and ``matches`` cannot disagree."""
+    from moss_ref._corpus import Corpus, Record
+    from moss_ref._vectors import create
+
+    corpus = Corpus(create(), 1)
+    corpus.put([Record("a", "", {"c": "x"}, None), Record("b", "", {"c": "other"}, None)], [[1.0], [1.0]])
+    flt = compile_filter({"field": "c", "condition": {"$in": _OncePerPass(["x"], ["other"])}})
+    brute = {i for i, r in corpus.records.items() if flt.matches(r.metadata)}
+    assert brute == {"a"}
+    assert set(corpus.allowed(flt) or ()) == brute
