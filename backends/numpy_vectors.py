@@ -96,7 +96,7 @@ class NumpyVectors:
         capacity = self._matrix.shape[0]
         if n <= capacity:
             return
-        step = capacity if self._matrix.nbytes < _DOUBLING_BYTES else capacity >> _GROWTH_SHIFT
+        step = capacity if self._matrix.nbytes < _DOUBLING_BYTES else max(capacity >> _GROWTH_SHIFT, _MIN_CAPACITY)
         capacity = max(n, capacity + step, _MIN_CAPACITY)  # one growth step, or exactly n for a bigger batch
         try:  # in place: realloc (no second copy for large blocks); refuses when views exist
             self._matrix.resize((capacity, dim), refcheck=True)
