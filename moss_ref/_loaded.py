@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -128,11 +128,11 @@ def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str]
         return []
     k = plan.top_k * (4 if plan.group_by is not None else 1)
     raw: Optional[Sequence[float]] = plan.embedding
-    parts: list[tuple[int, Corpus, Optional[set[str]], Optional[list[float]]]] = []
+    parts: list[tuple[int, Corpus, Optional[Set[str]], Optional[list[float]]]] = []
     for pos, corpus in enumerate(corpora):
         if len(corpus) == 0:
             continue
-        allowed = corpus.matching(plan.filter)
+        allowed = corpus.allowed(plan.filter)
         if allowed is not None and not allowed:
             continue
         query_vector: Optional[list[float]] = None
@@ -157,7 +157,7 @@ def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str]
 
 
 def _fuse_multi(
-    plan: QueryPlan, parts: Sequence[tuple[int, Corpus, Optional[set[str]], Optional[list[float]]]], depth: int
+    plan: QueryPlan, parts: Sequence[tuple[int, Corpus, Optional[Set[str]], Optional[list[float]]]], depth: int
 ) -> list[_Ranked]:
     """The hybrid rule of R-Q-3 over candidates gathered from every index (CLD-14)."""
     vectors = sorted(

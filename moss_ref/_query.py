@@ -25,6 +25,7 @@ from typing import Final, Optional
 from ._corpus import Corpus
 from ._errors import InvalidArgumentError, query_invalid
 from ._filters import Filter, compile_filter
+from ._grouping import is_parent_grouping
 from ._types import ParentGrouping, QueryOptions
 
 _PLAIN_NUMBERS: Final = frozenset((float, int))
@@ -178,11 +179,7 @@ def plan_query(
     else:
         depth = 2 * top_k
     group_by = opts.group_by
-    if group_by is not None and not (
-        isinstance(group_by, ParentGrouping)
-        and isinstance(group_by.parent_field, str)
-        and isinstance(group_by.order_field, str)
-    ):
+    if group_by is not None and not is_parent_grouping(group_by):
         raise query_invalid(f"group_by must be a ParentGrouping of two str field names or None; got {group_by!r}")
     return QueryPlan(text, top_k, alpha, embedding, flt, min_score, depth, group_by)
 

@@ -19,7 +19,7 @@ from ._docs_input import to_document_infos
 from ._embedding import embed_checked
 from ._errors import InvalidArgumentError, internal, invalid
 from ._filters import compile_filter
-from ._grouping import group
+from ._grouping import group, is_parent_grouping
 from ._models import CUSTOM
 from ._ordering import sort_records
 from ._protocols import Embedder, EmbedderFingerprint, VectorBackend
@@ -70,7 +70,7 @@ class SessionCore:
     @property
     def doc_count(self) -> int:
         with self._lock:
-            self._check_open()
+            self.ensure_open()
             return len(self._corpus)
 
     @property
@@ -100,8 +100,6 @@ class SessionCore:
         if self._closed:
             raise InvalidArgumentError(CLOSED)
 
-    _check_open = ensure_open
-
     def _builtin_dimension(self) -> Optional[int]:
         return None if self._embedder is None else self._embedder.fingerprint.dimension
 
@@ -117,7 +115,7 @@ class SessionCore:
     ) -> tuple[int, int]:
         """Validate the whole batch, embed what will be stored, then apply it in order."""
         with self._lock:
-            self._check_open()
+            self.ensure_open()
             parsed = to_document_infos(docs, chunker=chunker, chunking=chunking, model_id=self._model_id)
             upsert = _upsert_flag(options)
             self._check_documents(parsed)
@@ -192,7 +190,7 @@ class SessionCore:
 
     def delete_docs(self, doc_ids: object) -> int:
         with self._lock:
-            self._check_open()
+            self.ensure_open()
             ids = _id_list("doc_ids", doc_ids)
             return self._corpus.remove(ids)
 
@@ -200,7 +198,7 @@ class SessionCore:
 
     def get_docs(self, options: Optional[GetDocumentsOptions] = None) -> list[DocumentInfo]:
         with self._lock:
-            self._check_open()
+            self.ensure_open()
             opts = options if options is not None else GetDocumentsOptions()
             if not isinstance(opts, GetDocumentsOptions):
                 raise invalid(f"options must be a GetDocumentsOptions or None; got {type(opts).__name__}")
@@ -237,7 +235,7 @@ class SessionCore:
         self, query: object, options: Optional[QueryOptions] = None, *, index_name: Optional[str] = None
     ) -> SearchResult:
         with self._lock:
-            self._check_open()
+            self.ensure_open()
             started = time.perf_counter()
             plan = plan_query(query, options, custom=self.is_custom, dimension=self._corpus.dimension)
             hits = run(plan, self._corpus, lambda text: self.embed_texts([text])[0])
@@ -270,7 +268,7 @@ class SessionCore:
     ) -> None:
         """Swap in a validated index (model adoption, S-7); builds the new corpus before swapping."""
         with self._lock:
-            self._check_open()
+            self.ensure_open()
             corpus = Corpus(self._new_backend(), None if embedder is None else embedder.fingerprint.dimension)
             corpus.put(records, vectors)
             self._corpus = corpus
@@ -283,7 +281,7 @@ class SessionCore:
     def locked(self, fn: Callable[[], R]) -> R:
         """Run ``fn`` while holding the session lock (atomic snapshots for push)."""
         with self._lock:
-            self._check_open()
+            self.ensure_open()
             return fn()
 
 
@@ -314,6 +312,6 @@ def _grouping(value: object) -> Optional[ParentGrouping]:
         return None
     if not isinstance(value, ParentGrouping):
         raise invalid(f"group_by must be a ParentGrouping or None; got {type(value).__name__}")
-    if not isinstance(value.parent_field, str) or not isinstance(value.order_field, str):
+    if not is_parent_grouping(value):
         raise invalid("group_by.parent_field and group_by.order_field must be str")
     return value
