@@ -55,18 +55,16 @@ def test_vectors_catch_mutant(name: str) -> None:
     assert not [r for r in summary.results if r.outcome == "error"], "a mutant must fail cleanly, not crash"
 
 
+def _mutant_driver(name: str) -> list[str]:
+    """The command that serves mutant ``name`` through the reference driver."""
+    return [sys.executable, "-m", "moss_ref_conformance.driver", "--target", "moss_ref_conformance.mutants:make",
+            "--option", f"name={name}"]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_vectors_catch_a_mutant_served_by_the_driver() -> None:
     """The same verdict through the driver protocol (any in-process target can be served)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "moss_ref_conformance.driver",
-        "--target",
-        "moss_ref_conformance.mutants:make",
-        "--option",
-        "name=alpha_inverted",
-    ]
+    cmd = _mutant_driver("alpha_inverted")
     target = DriverTarget(cmd, timeout=60)
     try:
         summary = run_cases(target, CASES)
@@ -105,15 +103,7 @@ def test_fuzzer_finds_no_difference_between_backends() -> None:
 @pytest.mark.slow
 def test_fuzzer_drives_a_target_through_the_driver() -> None:
     """Differential fuzzing works over the protocol too: here a mutant served by a driver process."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "moss_ref_conformance.driver",
-        "--target",
-        "moss_ref_conformance.mutants:make",
-        "--option",
-        "name=delete_counts_unknown",
-    ]
+    cmd = _mutant_driver("delete_counts_unknown")
     report = fuzz(lambda: DriverTarget(cmd, timeout=60), max_examples=40)
     assert report.counterexample is not None
     assert report.counterexample["steps"][-1]["op"] == "delete_docs"
