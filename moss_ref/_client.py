@@ -46,6 +46,19 @@ def resolve_store(store: Optional[StoreLike]) -> Store:
     return DirectoryStore(location)
 
 
+def resolve_strict(strict: Optional[bool]) -> bool:
+    """STRICT-1: ``strict=``, else ``MOSS_REF_STRICT`` (``1``/``true``/``yes``), else off.
+
+    Off, moss_ref accepts what the real SDK accepts; on, it also refuses input the real SDK accepts
+    but cannot mean anything by (malformed filters, out-of-range options): a mode for SDK authors.
+    """
+    if strict is not None:
+        if not isinstance(strict, bool):
+            raise TypeError(f"strict must be a bool or None; got {type(strict).__name__}")
+        return strict
+    return os.environ.get("MOSS_REF_STRICT", "").strip().lower() in ("1", "true", "yes")
+
+
 class _Backing:
     """What a session needs from its client: the store, the project, embedders, backends."""
 
@@ -87,6 +100,7 @@ class MossClient(CloudMixin, UnsupportedMixin):
         store: Optional[StoreLike] = None,
         embedder: Optional[str] = None,
         vector_backend: Optional[str] = None,
+        strict: Optional[bool] = None,
     ) -> None:
         if not isinstance(project_id, str) or not isinstance(project_key, str):
             raise TypeError("MossClient(project_id, project_key): both must be str")
@@ -103,6 +117,7 @@ class MossClient(CloudMixin, UnsupportedMixin):
         self._loaded = LoadedIndexes()
         self._closed = False
         self._backing = _Backing(self)
+        self.strict = resolve_strict(strict)
 
     def __repr__(self) -> str:  # never echo the key (R-ST-2)
         return f"<MossClient project_id={self.project_id!r}{' closed' if self._closed else ''}>"
@@ -200,7 +215,13 @@ class MossClient(CloudMixin, UnsupportedMixin):
             )
         final_model = stored.model_id if stored is not None else resolved
         embedder = self._embedder_for(final_model)  # warms the model (S-9)
-        core = SessionCore(index_name, final_model, embedder=embedder, vector_backend_factory=self._new_vector_backend)
+        core = SessionCore(
+            index_name,
+            final_model,
+            embedder=embedder,
+            vector_backend_factory=self._new_vector_backend,
+            strict=self.strict,
+        )
         if stored is not None and stored.doc_count:
             records, vectors = contents_for(stored, embedder)
             core.replace_contents(final_model, embedder, records, vectors)

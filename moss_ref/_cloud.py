@@ -424,7 +424,10 @@ class CloudMixin:
         self._ensure_open()
         validate_index_name(name)
         entry = self._loaded_entry(name)
-        return query_loaded([(name, entry.core)], query, options, multi=False)
+        return query_loaded([(name, entry.core)], query, options, multi=False, strict=self._strict())
+
+    def _strict(self) -> bool:
+        return bool(getattr(self, "strict", False))
 
     async def query_multi_index(
         self, names: Sequence[str], query: str, options: Optional[QueryOptions] = None
@@ -442,7 +445,7 @@ class CloudMixin:
         if len(models) > 1:
             listed = ", ".join(f"'{n}' ({core.model_id})" for n, core in entries)
             raise request_invalid(f"query_multi_index needs indexes that share one embedding model; got {listed}")
-        return query_loaded(entries, query, options, multi=True)
+        return query_loaded(entries, query, options, multi=True, strict=self._strict())
 
     async def was_served_stale(self, name: str) -> bool:
         """True when the loaded copy came from the offline copy because the store failed (C-18)."""

@@ -509,9 +509,10 @@ def _is_exact(plan: IndexPlan) -> bool:
     return all(_is_exact(part) for part in plan.parts)
 
 
-def compile_filter(obj: object, path: str = "filter") -> Filter:
+def compile_filter(obj: object, path: str = "filter", *, strict: bool = False) -> Filter:
     """Parse and check the whole filter ``obj`` (R-F-2), returning a fast immutable :class:`Filter`.
 
-    Raises InvalidArgumentError naming ``path`` plus the location of the bad clause.
+    Raises InvalidArgumentError naming ``path`` plus the location of the bad clause. ``strict``
+    (STRICT-1) also refuses filters the real SDK accepts but cannot mean anything by.
     """
     return Filter(*_node(obj, path, 0))

@@ -94,14 +94,16 @@ _Ranked = tuple[int, Hit]  # (index position, hit)
 
 
 def query_loaded(
-    entries: Sequence[_Entry], text: object, options: Optional[QueryOptions], *, multi: bool
+    entries: Sequence[_Entry], text: object, options: Optional[QueryOptions], *, multi: bool, strict: bool = False
 ) -> SearchResult:
     """C-15 (one entry, ``multi=False``) or C-17 (``multi=True``) over read-only cores."""
     started = time.perf_counter()
     first = entries[0][1]
     custom = first.is_custom
     single_dimension = first.corpus.dimension if not multi else None
-    plan = plan_query(text, options, custom=False, dimension=single_dimension, default_top_k=10 if multi else 5)
+    plan = plan_query(
+        text, options, custom=False, dimension=single_dimension, default_top_k=10 if multi else 5, strict=strict
+    )
     if custom and plan.embedding is None and plan.needs_vector and not plan.blank:
         raise query_invalid(CANNOT_EMBED)
     if multi and plan.embedding is not None:

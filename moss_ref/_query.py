@@ -150,6 +150,7 @@ def plan_query(
     custom: bool,
     dimension: Optional[int],
     default_top_k: int = 5,
+    strict: bool = False,
 ) -> QueryPlan:
     """Validate a query completely (S-28 first, then every option) before ranking."""
     opts = options if options is not None else QueryOptions()
@@ -162,7 +163,7 @@ def plan_query(
     top_k = _count("top_k", opts.top_k, default_top_k)
     alpha = _unit_interval("alpha", DEFAULT_ALPHA if opts.alpha is None else opts.alpha, "a finite number")
     embedding = None if opts.embedding is None else check_query_vector(opts.embedding, dimension)
-    flt = None if opts.filter is None else compile_filter(opts.filter, "filter")
+    flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=strict)
     min_score: Optional[float] = None
     if opts.min_score is not None:
         min_score = _unit_interval("min_score", opts.min_score, "a number")

@@ -48,8 +48,10 @@ class SessionCore:
         *,
         embedder: Optional[Embedder],
         vector_backend_factory: Callable[[], VectorBackend],
+        strict: bool = False,
     ) -> None:
         self._name = name
+        self.strict = strict  # STRICT-1: also refuse input the real SDK accepts but cannot mean
         self._model_id = model_id
         self._embedder = embedder
         self._new_backend = vector_backend_factory
@@ -203,7 +205,7 @@ class SessionCore:
             if not isinstance(opts, GetDocumentsOptions):
                 raise invalid(f"options must be a GetDocumentsOptions or None; got {type(opts).__name__}")
             ids = None if opts.doc_ids is None else _id_list("doc_ids", opts.doc_ids)
-            flt = None if opts.filter is None else compile_filter(opts.filter, "filter")
+            flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=self.strict)
             if opts.sort_by is not None and not isinstance(opts.sort_by, str):
                 raise invalid(f"sort_by must be a metadata field name (str) or None; got {type(opts.sort_by).__name__}")
             if opts.ascending is not None and not isinstance(opts.ascending, bool):
@@ -237,7 +239,9 @@ class SessionCore:
         with self._lock:
             self.ensure_open()
             started = time.perf_counter()
-            plan = plan_query(query, options, custom=self.is_custom, dimension=self._corpus.dimension)
+            plan = plan_query(
+                query, options, custom=self.is_custom, dimension=self._corpus.dimension, strict=self.strict
+            )
             hits = run(plan, self._corpus, lambda text: self.embed_texts([text])[0])
             docs = self._results(hits, plan.group_by, plan.top_k, index_name)
             elapsed = int((time.perf_counter() - started) * 1000)

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "docs" / "rules"
 ORDER = [
     "00-intro.md",
+    "ground_truth.md",
     "core.md",
     "docs_input.md",
     "filters.md",

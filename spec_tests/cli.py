@@ -2,13 +2,13 @@
 
 Commands::
 
-    moss-conformance run      [--target MOD:FACTORY [--option K=V]... | --driver CMD] [selection]
+    moss-conformance run      [--target MOD:FACTORY [--option K=V]... | --driver CMD | --real-moss] [selection]
                               [--failure-list FILE] [--report FILE]
     moss-conformance check    [--conformance CONFORMANCE.md]
     moss-conformance dump     [--output FILE]
     moss-conformance explain  NAME
     moss-conformance driver   [--target MOD:FACTORY] [--option K=V]...
-    moss-conformance fuzz     [--target MOD:FACTORY | --driver CMD] [--examples N] [--out DIR]   (needs hypothesis)
+    moss-conformance fuzz     [--target MOD:FACTORY | --driver CMD | --real-moss] [--examples N] [--out DIR]
     moss-conformance table    REPORT.jsonl... [--update FILE]
 
 ``run`` prints one line per failing case and a one-line summary last; it exits 0 when nothing
@@ -28,12 +28,18 @@ from . import cases as cases_mod
 from .protocol import FEATURES, LEVELS, SUPPORTED_VERSIONS
 
 DEFAULT_TARGET = "moss_ref_conformance.reference:ReferenceTarget"
+REAL_MOSS_TARGET = "moss_ref_conformance.real_moss:RealMossTarget"
 
 
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--target", help=f"in-process Python target module:factory (default {DEFAULT_TARGET})")
     g.add_argument("--driver", help="command line of a driver speaking the JSON-lines protocol")
+    g.add_argument(
+        "--real-moss",
+        action="store_true",
+        help=f"the real moss SDK in this interpreter, offline through a loopback stand-in ({REAL_MOSS_TARGET})",
+    )
     p.add_argument(
         "--option",
         action="append",
@@ -73,7 +79,7 @@ def make_target(args: argparse.Namespace) -> tuple[Any, str]:
         from .remote import DriverTarget
 
         return DriverTarget(args.driver, timeout=args.timeout), f"driver: {args.driver}"
-    spec = args.target or DEFAULT_TARGET
+    spec = REAL_MOSS_TARGET if args.real_moss else args.target or DEFAULT_TARGET
     options = parse_options(args.option)
     label = spec + "".join(f" {k}={v}" for k, v in options.items())
     return InProcess(load_target(spec, options), label), label

@@ -49,9 +49,12 @@ FEATURES: Final = (
     "grouping",
     "text_embedding",
     "auth",
+    "strict",
 )
 #: Features a target may decline as a whole (the rest are the core API every SDK has).
-OPTIONAL_FEATURES: Final = ("geo", "client_query", "grouping", "text_embedding", "auth")
+#: ``strict`` cases run with the reference's opt-in strict mode (STRICT-1), which refuses input
+#: the real SDK accepts; an SDK without such a mode declines them.
+OPTIONAL_FEATURES: Final = ("geo", "client_query", "grouping", "text_embedding", "auth", "strict")
 
 LEVELS: Final = ("required", "recommended")
 

@@ -122,6 +122,7 @@ class ReferenceTarget:
         self._loop = asyncio.new_event_loop()
         self._clients: dict[str, Any] = {}
         self._sessions: dict[str, Any] = {}
+        self._strict = False  # a "strict" case runs on strict clients (STRICT-1)
 
     def _make_store(self, kind: str) -> Any:
         if kind == "memory":
@@ -155,6 +156,7 @@ class ReferenceTarget:
 
     def start_case(self, name: str, features: Sequence[str]) -> dict[str, Any]:
         self.end_case()
+        self._strict = "strict" in features
         for summary in self.store.list_indexes(self.project_id):
             self.store.delete_index(self.project_id, summary.name)
         return result({})
@@ -198,7 +200,7 @@ class ReferenceTarget:
         found = self._clients.get(credentials)
         if found is None:
             key = PROJECT_KEY if credentials == "default" else WRONG_KEY
-            kwargs: dict[str, Any] = {"store": self.store, "embedder": self.embedder}
+            kwargs: dict[str, Any] = {"store": self.store, "embedder": self.embedder, "strict": self._strict}
             if self.vector_backend is not None:
                 kwargs["vector_backend"] = self.vector_backend
             found = self._clients[credentials] = self._moss.MossClient(self.project_id, key, **kwargs)

@@ -185,3 +185,47 @@ print("NONSTD", sorted(m for m in set(sys.modules) - BEFORE if m.split(".")[0] n
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "NONSTD []" in out.stdout
+
+
+def test_observed_expectation_is_used_for_its_implementation() -> None:
+    """GT-3: a step's ``observed`` entry is the expectation for the implementation it names only."""
+    from moss_ref_conformance.cases import flatten
+
+    data = {
+        "group": "t.observed",
+        "description": "d",
+        "level": "recommended",
+        "features": ["session"],
+        "cases": [
+            {
+                "name": "c",
+                "description": "d",
+                "rules": ["GT-3"],
+                "steps": [
+                    {
+                        "op": "open_session",
+                        "args": {"index": "kb", "model_id": "custom"},
+                        "expect": {"result": {"doc_count": 0}},
+                        "observed": {"elsewhere": {"version": "1", "expect": {"result": {"doc_count": 7}}}},
+                    }
+                ],
+            }
+        ],
+    }
+    cases = flatten(data, "session/t.json")
+
+    class Named(ReferenceTarget):
+        def __init__(self, name: str) -> None:
+            super().__init__(vector_backend="python")
+            self._name_for_hello = name
+
+        def hello(self) -> dict[str, Any]:
+            out = super().hello()
+            out["implementation"]["name"] = self._name_for_hello
+            return out
+
+    as_reference = run_cases(InProcess(Named("moss_ref")), cases)
+    as_observed = run_cases(InProcess(Named("elsewhere")), cases)
+    assert [r.outcome for r in as_reference.results] == ["pass"]
+    assert [r.outcome for r in as_observed.results] == ["fail"]
+    assert "expected 7, got 0" in as_observed.results[0].message
