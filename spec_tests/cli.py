@@ -209,12 +209,18 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         return 2
     target, label = make_target(args)
     report = fuzz(
-        lambda: target, max_examples=args.examples, steps=args.steps, derandomize=not args.random, label=label
+        lambda: target,
+        max_examples=args.examples,
+        steps=args.steps,
+        derandomize=not args.random,
+        label=label,
+        order=args.tie_order,
     )
     if report.counterexample is None:
-        print(f"moss-conformance fuzz: {label}: no difference from the reference in {args.examples} examples")
+        print(f"moss-conformance fuzz: {label}: no difference from the reference in {report.counts()}")
         return 0
     print(report.message)
+    print(f"moss-conformance fuzz: {label}: {report.counts()} ran before the difference")
     if args.out:
         path = report.write(Path(args.out))
         print(f"counterexample written to {path}")
@@ -274,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=int, default=100)
     p.add_argument("--steps", type=int, default=30, help="steps per example")
     p.add_argument("--random", action="store_true", help="explore randomly instead of the reproducible default")
+    p.add_argument(
+        "--tie-order",
+        choices=("exact", "ties_as_sets"),
+        default="exact",
+        help="compare query results in exact order, or allow any order within equal scores (CMP-5)",
+    )
     p.add_argument("--out", type=Path, help="folder for a counterexample vector (e.g. the regressions folder)")
     p.set_defaults(func=cmd_fuzz)
 

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from .cases import REGRESSIONS, pretty_json
 from .compare import compare, expectation_from
@@ -30,12 +30,44 @@ from .protocol import QUERY_OPS, response_kind
 from .targets import InProcess, Target
 
 INDEX = "kb"
-IDS = ("a", "b", "c", "d", "e")
-#: Repeated vectors make exact ties common; [-1, 0, 0] gives negative similarities (score 0).
-VECTORS = ([1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0.5, 0.5, 0], [-1, 0, 0], [0.2, 0.9, 0.1])
-WORDS = ("apple", "banana", "apple banana", "cherry apple apple", "banana banana cherry", "", "date")
+IDS = ("a", "b", "c", "d", "e", "f")
+#: Repeated vectors make exact ties common, the 1e-7 nudges near ties; [-1, 0, 0] gives negative
+#: similarities.
+VECTORS = (
+    [1, 0, 0],
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+    [1, 1, 0],
+    [0.5, 0.5, 0],
+    [-1, 0, 0],
+    [0.2, 0.9, 0.1],
+    [1, 1e-7, 0],
+    [0.6, 0.8, 0],
+    [0.8, 0.6, 0],
+)
+#: Texts share common words ("the", "cat", "dog"), so BM25's idf, term frequency and length
+#: normalisation, and hence fusion, all matter; a few carry case and punctuation.
+WORDS = (
+    "the cat sat on the mat",
+    "the dog sat",
+    "a cat and a dog",
+    "the the the cat",
+    "dog",
+    "Cat, DOG! mat?",
+    "apple banana",
+    "banana banana cherry",
+    "cherry apple apple",
+    "the apple",
+    "",
+    "date",
+)
+QUERY_TEXTS = ("the cat", "dog", "sat mat", "the", "apple banana", "", "  ", "zebra", "CAT!", "the dog sat on a mat")
 COLORS = ("red", "blue")
-NUMBERS = ("1", "2", "10", "x")
+NUMBERS = ("1", "2", "10", "x", "-3", "2.5")
+PARENTS = ("p1", "p2")
+PLACES = ("40.7580,-73.9855", "40.6892,-74.0445", "48.8566,2.3522", "nowhere")
 _ABSENT: Any = object()
 
 
@@ -43,27 +75,50 @@ def _field_filter(fld: str, op: str, value: Any) -> dict[str, Any]:
     return {"field": fld, "condition": {op: value}}
 
 
+#: Every operator, with values of every accepted type, at the equality boundaries of the data.
 FILTERS = (
     _field_filter("color", "$eq", "red"),
     _field_filter("color", "$ne", "red"),
     _field_filter("color", "$nin", ["blue"]),
     _field_filter("color", "$in", ["red", "blue"]),
     _field_filter("n", "$gt", "1"),
+    _field_filter("n", "$gte", 2),
+    _field_filter("n", "$lt", 10),
     _field_filter("n", "$lte", 2),
+    _field_filter("n", "$lte", "2.5"),
+    _field_filter("n", "$gt", -3.0),
     _field_filter("n", "$in", [1, 10]),
     _field_filter("n", "$ne", "x"),
+    _field_filter("n", "$eq", 2),
+    _field_filter("loc", "$near", "40.7580,-73.9855,10000"),
     {"$and": [_field_filter("color", "$eq", "red"), _field_filter("n", "$gte", "2")]},
     {"$or": [_field_filter("color", "$eq", "blue"), _field_filter("n", "$nin", ["1"])]},
+    {
+        "$and": [
+            {"$or": [_field_filter("n", "$lt", 2), _field_filter("color", "$eq", "blue")]},
+            _field_filter("parent", "$eq", "p1"),
+        ]
+    },
     {"$or": []},
     _field_filter("color", "$eq", True),
     {"field": "color"},
 )
+GROUPINGS = ({"parent_field": "parent", "order_field": "order"}, {"parent_field": "color", "order_field": "n"})
 
 ids_ = st.sampled_from(IDS)
 metadata_ = st.one_of(
     st.none(),
     st.just({}),
-    st.fixed_dictionaries({}, optional={"color": st.sampled_from(COLORS), "n": st.sampled_from(NUMBERS)}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "color": st.sampled_from(COLORS),
+            "n": st.sampled_from(NUMBERS),
+            "parent": st.sampled_from(PARENTS),
+            "order": st.sampled_from(NUMBERS[:3]),
+            "loc": st.sampled_from(PLACES),
+        },
+    ),
     st.fixed_dictionaries({"color": st.sampled_from(COLORS)}, optional={"n": st.sampled_from(NUMBERS)}),
 )
 vector_ = st.sampled_from(VECTORS).map(list)
@@ -103,6 +158,12 @@ class FuzzReport:
     target: str = ""
     examples: int = 0
     problems: list[str] = field(default_factory=list)
+    sessions: int = 0
+    steps: int = 0
+
+    def counts(self) -> str:
+        """How much ran: the line CI prints (GT-4)."""
+        return f"{self.sessions} sessions, {self.steps} steps"
 
     def case_name(self) -> str:
         assert self.counterexample is not None
@@ -168,11 +229,15 @@ class DifferentialMachine(RuleBasedStateMachine):
     target: Target
     error_kinds: bool = True
     record: dict[str, Any] = {}  # noqa: RUF012 - per-subclass, reset by fuzz()
+    counts: dict[str, int] = {}  # noqa: RUF012 - per-subclass: sessions and steps run
+    order: str = "exact"  # how query results are compared: "exact", or "ties_as_sets"
+    can_resume: bool = True  # whether the target can resume a pushed index
 
     def __init__(self) -> None:
         super().__init__()
         self.steps: list[dict[str, Any]] = []
         self.closed = False
+        type(self).counts["sessions"] = type(self).counts.get("sessions", 0) + 1
         for t in (self.reference, self.target):
             response = t.start_case("fuzz", ["documents"])
             if response_kind(response) != "result":
@@ -187,7 +252,8 @@ class DifferentialMachine(RuleBasedStateMachine):
         if response_kind(want) not in ("result", "error"):
             raise RuntimeError(f"the reference did not answer {op} {args}: {want}")
         got = self.target.step(op, args)
-        expect = expectation_from(want)
+        type(self).counts["steps"] = type(self).counts.get("steps", 0) + 1
+        expect = expectation_from(want, order=self.order)
         if op not in QUERY_OPS:
             expect.pop("order", None)
         step: dict[str, Any] = {"op": op}
@@ -237,18 +303,26 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(
         doc_ids=st.one_of(st.just(_ABSENT), st.lists(st.one_of(ids_, st.just("zz")), max_size=4)),
         flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS)),
-        sort_by=st.sampled_from([_ABSENT, _ABSENT, "n", "color"]),
+        sort_by=st.sampled_from([_ABSENT, _ABSENT, "n", "color", "order"]),
         ascending=st.sampled_from([_ABSENT, True, False]),
+        group_by=st.sampled_from([_ABSENT, _ABSENT, _ABSENT, *GROUPINGS]),
     )
-    def get_docs(self, doc_ids: Any, flt: Any, sort_by: Any, ascending: Any) -> None:
-        args = {
-            k: v
-            for k, v in {"doc_ids": doc_ids, "filter": flt, "sort_by": sort_by, "ascending": ascending}.items()
-            if v is not _ABSENT
-        }
+    def get_docs(self, doc_ids: Any, flt: Any, sort_by: Any, ascending: Any, group_by: Any) -> None:
+        options = {"doc_ids": doc_ids, "filter": flt, "sort_by": sort_by, "ascending": ascending, "group_by": group_by}
+        args = {k: v for k, v in options.items() if v is not _ABSENT}
         self.do("get_docs", args)
 
-    def _query(self, text: str, embedding: Any, top_k: Any, alpha: Any, flt: Any, min_score: Any, depth: Any) -> None:
+    def _query(
+        self,
+        text: str,
+        embedding: Any,
+        top_k: Any,
+        alpha: Any,
+        flt: Any,
+        min_score: Any,
+        depth: Any,
+        group_by: Any = _ABSENT,
+    ) -> None:
         args = {"query": text}
         for key, value in (
             ("embedding", embedding),
@@ -257,38 +331,43 @@ class DifferentialMachine(RuleBasedStateMachine):
             ("filter", flt),
             ("min_score", min_score),
             ("candidate_depth", depth),
+            ("group_by", group_by),
         ):
             if value is not _ABSENT:
                 args[key] = value
         self.do("query", args)
 
     @rule(
-        text=st.sampled_from(("apple", "banana cherry", "", "  ", "date apple", "zebra")),
+        text=st.sampled_from(QUERY_TEXTS),
         embedding=st.one_of(st.sampled_from(VECTORS).map(list), st.sampled_from((_ABSENT, [0, 0, 0], [1, 0]))),
-        top_k=st.sampled_from((_ABSENT, 0, 1, 2, 3, 5)),
-        alpha=st.sampled_from((_ABSENT, 0.0, 0.25, 0.5, 0.8, 1.0, 1.5)),
+        top_k=st.sampled_from((_ABSENT, 0, 1, 2, 3, 5, 100)),
+        alpha=st.sampled_from((_ABSENT, 0.0, 0.25, 0.5, 0.8, 1.0, 1.5, -0.5)),
         flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS)),
         min_score=st.sampled_from((_ABSENT, _ABSENT, 0.0, 0.5, 0.9)),
-        depth=st.sampled_from((_ABSENT, _ABSENT, 1, 3)),
+        depth=st.sampled_from((_ABSENT, _ABSENT, 1, 3, 50)),
+        group_by=st.sampled_from((_ABSENT, _ABSENT, _ABSENT, *GROUPINGS)),
     )
-    def query(self, text: str, embedding: Any, top_k: Any, alpha: Any, flt: Any, min_score: Any, depth: Any) -> None:
-        self._query(text, embedding, top_k, alpha, flt, min_score, depth)
+    def query(
+        self, text: str, embedding: Any, top_k: Any, alpha: Any, flt: Any, min_score: Any, depth: Any, group_by: Any
+    ) -> None:
+        self._query(text, embedding, top_k, alpha, flt, min_score, depth, group_by)
 
     @rule(
+        text=st.sampled_from(QUERY_TEXTS[:5]),
         embedding=st.sampled_from(VECTORS).map(list),
         top_k=st.sampled_from((1, 2, 3)),
-        alpha=st.sampled_from((_ABSENT, 0.5, 1.0, 1.0)),
-        flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS[:10])),
-        min_score=st.sampled_from((_ABSENT, 0.5, 0.9)),
+        alpha=st.sampled_from((_ABSENT, 0.0, 0.5, 1.0, 1.0)),
+        flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS[:14])),
     )
-    def ranked_query(self, embedding: Any, top_k: Any, alpha: Any, flt: Any, min_score: Any) -> None:
-        """A well-formed query with a small top_k: where cuts, ties and filters interact."""
-        self._query("apple", embedding, top_k, alpha, flt, min_score, _ABSENT)
+    def ranked_query(self, text: str, embedding: Any, top_k: Any, alpha: Any, flt: Any) -> None:
+        """A well-formed query with a small top_k: where cuts, ties, BM25 and filters interact."""
+        self._query(text, embedding, top_k, alpha, flt, _ABSENT, _ABSENT)
 
     @rule()
     def push(self) -> None:
         self.do("push_index", {})
 
+    @precondition(lambda self: self.can_resume)
     @rule(model=st.sampled_from((None, None, "custom", "moss-minilm")))
     def resume(self, model: Optional[str]) -> None:
         """Open a fresh session on the index, loading what was pushed (model adopted, or checked)."""
@@ -312,6 +391,7 @@ def fuzz(
     steps: int = 30,
     derandomize: bool = True,
     label: str = "",
+    order: str = "exact",
 ) -> FuzzReport:
     """Fuzz ``target_factory()`` against the reference; the report holds the shrunk counterexample.
 
@@ -325,6 +405,8 @@ def fuzz(
     reference = InProcess(reference_factory())
     target_obj = target_factory()
     target = target_obj if isinstance(target_obj, InProcess) else InProcess(target_obj)
+    inner = target.target if isinstance(target, InProcess) else target_obj
+    counts: dict[str, int] = {}
     info = target.hello()
     report = FuzzReport(
         target=label or str(info.get("implementation", {}).get("name", "target")), examples=max_examples
@@ -333,7 +415,15 @@ def fuzz(
     machine = type(
         "Differential",
         (DifferentialMachine,),
-        {"reference": reference, "target": target, "error_kinds": bool(info.get("error_kinds")), "record": {}},
+        {
+            "reference": reference,
+            "target": target,
+            "error_kinds": bool(info.get("error_kinds")),
+            "record": {},
+            "counts": counts,
+            "order": order,
+            "can_resume": bool(getattr(inner, "can_resume", True)),
+        },
     )
     options: dict[str, Any] = {
         "max_examples": max_examples,
@@ -358,4 +448,5 @@ def fuzz(
     finally:
         reference.close()
         target.close()
+        report.sessions, report.steps = counts.get("sessions", 0), counts.get("steps", 0)
     return report

@@ -58,6 +58,11 @@ class RealMossTarget(MossApiTarget):
                 "the real SDK is not installed in this interpreter: pip install moss==" + OBSERVED_VERSION
             ) from None
 
+    @property
+    def can_resume(self) -> bool:
+        """The stand-in cannot serve a resume; a service named by ``base_url`` can."""
+        return self._standin is None
+
     def hello(self) -> dict[str, Any]:
         out = super().hello()
         out["implementation"]["detail"] = "async public API, offline through the loopback stand-in"
