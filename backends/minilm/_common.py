@@ -81,16 +81,29 @@ class MiniLMEmbedder:
         ``_forward`` over the attention mask, as sentence-transformers does.
         """
         np = self._np
+        input_ids, mask = self._padded(encoded)
+        hidden = self._forward(input_ids, mask)
+        m = mask.astype(np.float32)[:, :, None]
+        summed = (hidden.astype(np.float32, copy=False) * m).sum(axis=1)
+        return summed / np.maximum(m.sum(axis=1), np.float32(1e-9))  # type: ignore[no-any-return]
+
+    def _padded(self, encoded: list[list[int]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``(input_ids, attention_mask)``, int64, padded with [PAD] to the batch's longest sequence."""
+        np = self._np
         width = max(len(ids) for ids in encoded)
         input_ids = np.full((len(encoded), width), self.tokenizer.pad_id, dtype=np.int64)
         mask = np.zeros((len(encoded), width), dtype=np.int64)
         for r, ids in enumerate(encoded):
             input_ids[r, : len(ids)] = ids
             mask[r, : len(ids)] = 1
-        hidden = self._forward(input_ids, mask)
-        m = mask.astype(np.float32)[:, :, None]
-        summed = (hidden.astype(np.float32, copy=False) * m).sum(axis=1)
-        return summed / np.maximum(m.sum(axis=1), np.float32(1e-9))  # type: ignore[no-any-return]
+        return input_ids, mask
+
+    def _unit_vectors(self, encoded: list[list[int]]) -> npt.NDArray[np.float32]:
+        """L2-normalised embeddings of a batch, float32: ``_pooled`` then :func:`l2_normalize`.
+
+        A backend whose model already pools and normalises (the fp32 ONNX graph) overrides this.
+        """
+        return l2_normalize(self._np, self._pooled(encoded))  # type: ignore[no-any-return]
 
     def _forward(self, input_ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Last hidden states of a padded batch, shape (batch, length, 384), float32."""
@@ -116,7 +129,7 @@ class MiniLMEmbedder:
             ):
                 stop += 1
             rows = order[start:stop]
-            out[rows] = l2_normalize(np, self._pooled([encoded[i] for i in rows]))
+            out[rows] = self._unit_vectors([encoded[i] for i in rows])
             start = stop
         return out  # type: ignore[no-any-return]
 

@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from moss_ref._errors import model_unavailable
@@ -33,13 +34,14 @@ from .weights import (
     resolve_model_dir,
 )
 
-__all__ = ["BACKEND", "NumpyMiniLM", "create"]
+__all__ = ["BACKEND", "Checkpoint", "NumpyMiniLM", "create", "load_checkpoint"]
 
 BACKEND = "minilm-numpy"
 LAYERS = 6
 HEADS = 12
 VOCAB_SIZE = 30522
 HIDDEN = DIMENSION
+MAX_POSITIONS = 512
 LAYER_NORM_EPS = 1e-12
 TOKEN_BUDGET = 256  # positions per forward pass: small working sets run fastest (measured: 256 < 1024 < 4096)
 _OPTIONS = ("model_dir",)
@@ -62,56 +64,82 @@ def create(model_id: str = "moss-minilm", **options: Any) -> NumpyMiniLM:
     return NumpyMiniLM(np, weights, tokenizer)
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """The float32 tensors of all-MiniLM-L6-v2, laid out for ``x @ w + b`` (w is (in, out)).
+
+    ``layers[i]`` maps ``qkv`` (one fused (384, 1152) query | key | value projection),
+    ``attn_out``, ``inter``, ``out`` to ``(w, b)`` and ``attn_ln``, ``out_ln`` to
+    ``(gamma, beta)``. Shared by ``minilm-numpy`` and the fp32 ONNX graph builder, so both run
+    the very same numbers.
+    """
+
+    word: Any  # (30522, 384)
+    position: Any  # (512, 384)
+    type0: Any  # (384,): token type 0, the only one sentence embeddings use
+    embed_ln: tuple[Any, Any]
+    layers: tuple[dict[str, tuple[Any, Any]], ...]
+
+
+def load_checkpoint(np: Any, weights: VerifiedFile) -> Checkpoint:
+    """The tensors of a SHA-256-verified ``model.safetensors``; MODEL_UNAVAILABLE if it is not one."""
+    try:
+        return _read_checkpoint(np, parse(weights.data))
+    except (SafetensorsError, KeyError, ValueError) as exc:
+        raise model_unavailable(f"{weights.origin} is not a usable all-MiniLM-L6-v2 checkpoint: {exc}") from exc
+
+
+def _read_checkpoint(np: Any, st: SafetensorsFile) -> Checkpoint:
+    def tensor(name: str, shape: tuple[int, ...]) -> Any:
+        info = st.tensors[name]
+        if info.dtype != "F32" or info.shape != shape:
+            raise ValueError(f"{name} is {info.dtype}{list(info.shape)}, expected F32{list(shape)}")
+        return np.frombuffer(st.raw(name), dtype="<f4").reshape(shape).astype(np.float32)  # a copy
+
+    def linear(prefix: str, n_in: int, n_out: int) -> tuple[Any, Any]:
+        w = tensor(f"{prefix}.weight", (n_out, n_in))
+        return np.ascontiguousarray(w.T), tensor(f"{prefix}.bias", (n_out,))
+
+    e = "embeddings"
+    layers = []
+    for i in range(LAYERS):
+        p = f"encoder.layer.{i}"
+        q, k, v = (linear(f"{p}.attention.self.{n}", HIDDEN, HIDDEN) for n in ("query", "key", "value"))
+        layers.append(
+            {
+                # one fused (384, 1152) projection for query, key and value
+                "qkv": (np.concatenate([q[0], k[0], v[0]], axis=1), np.concatenate([q[1], k[1], v[1]])),
+                "attn_out": linear(f"{p}.attention.output.dense", HIDDEN, HIDDEN),
+                "attn_ln": (
+                    tensor(f"{p}.attention.output.LayerNorm.weight", (HIDDEN,)),
+                    tensor(f"{p}.attention.output.LayerNorm.bias", (HIDDEN,)),
+                ),
+                "inter": linear(f"{p}.intermediate.dense", HIDDEN, 4 * HIDDEN),
+                "out": linear(f"{p}.output.dense", 4 * HIDDEN, HIDDEN),
+                "out_ln": (
+                    tensor(f"{p}.output.LayerNorm.weight", (HIDDEN,)),
+                    tensor(f"{p}.output.LayerNorm.bias", (HIDDEN,)),
+                ),
+            }
+        )
+    return Checkpoint(
+        word=tensor(f"{e}.word_embeddings.weight", (VOCAB_SIZE, HIDDEN)),
+        position=tensor(f"{e}.position_embeddings.weight", (MAX_POSITIONS, HIDDEN)),
+        type0=tensor(f"{e}.token_type_embeddings.weight", (2, HIDDEN))[0],
+        embed_ln=(tensor(f"{e}.LayerNorm.weight", (HIDDEN,)), tensor(f"{e}.LayerNorm.bias", (HIDDEN,))),
+        layers=tuple(layers),
+    )
+
+
 class NumpyMiniLM(MiniLMEmbedder):
     """all-MiniLM-L6-v2 on numpy. Immutable after construction; safe to share across threads."""
 
     def __init__(self, np: Any, weights: VerifiedFile, tokenizer: Any) -> None:
         fingerprint = EmbedderFingerprint(BACKEND, f"{RECIPE_VERSION}-fp32", DIMENSION, weights.sha256)
         super().__init__(np, tokenizer, fingerprint, token_budget=TOKEN_BUDGET)
-        try:
-            self._load(parse(weights.data))
-        except (SafetensorsError, KeyError, ValueError) as exc:
-            raise model_unavailable(f"{weights.origin} is not a usable all-MiniLM-L6-v2 checkpoint: {exc}") from exc
-
-    def _load(self, st: SafetensorsFile) -> None:
-        np = self._np
-
-        def tensor(name: str, shape: tuple[int, ...]) -> Any:
-            info = st.tensors[name]
-            if info.dtype != "F32" or info.shape != shape:
-                raise ValueError(f"{name} is {info.dtype}{list(info.shape)}, expected F32{list(shape)}")
-            return np.frombuffer(st.raw(name), dtype="<f4").reshape(shape).astype(np.float32)  # a copy
-
-        def linear(prefix: str, n_in: int, n_out: int) -> tuple[Any, Any]:
-            w = tensor(f"{prefix}.weight", (n_out, n_in))
-            return np.ascontiguousarray(w.T), tensor(f"{prefix}.bias", (n_out,))
-
-        e = "embeddings"
-        self._word = tensor(f"{e}.word_embeddings.weight", (VOCAB_SIZE, HIDDEN))
-        self._position = tensor(f"{e}.position_embeddings.weight", (512, HIDDEN))
-        self._type0 = tensor(f"{e}.token_type_embeddings.weight", (2, HIDDEN))[0]
-        self._embed_ln = (tensor(f"{e}.LayerNorm.weight", (HIDDEN,)), tensor(f"{e}.LayerNorm.bias", (HIDDEN,)))
-        self._layers: list[dict[str, Any]] = []
-        for i in range(LAYERS):
-            p = f"encoder.layer.{i}"
-            q, k, v = (linear(f"{p}.attention.self.{n}", HIDDEN, HIDDEN) for n in ("query", "key", "value"))
-            self._layers.append(
-                {
-                    # one fused (384, 1152) projection for query, key and value
-                    "qkv": (np.concatenate([q[0], k[0], v[0]], axis=1), np.concatenate([q[1], k[1], v[1]])),
-                    "attn_out": linear(f"{p}.attention.output.dense", HIDDEN, HIDDEN),
-                    "attn_ln": (
-                        tensor(f"{p}.attention.output.LayerNorm.weight", (HIDDEN,)),
-                        tensor(f"{p}.attention.output.LayerNorm.bias", (HIDDEN,)),
-                    ),
-                    "inter": linear(f"{p}.intermediate.dense", HIDDEN, 4 * HIDDEN),
-                    "out": linear(f"{p}.output.dense", 4 * HIDDEN, HIDDEN),
-                    "out_ln": (
-                        tensor(f"{p}.output.LayerNorm.weight", (HIDDEN,)),
-                        tensor(f"{p}.output.LayerNorm.bias", (HIDDEN,)),
-                    ),
-                }
-            )
+        ckpt = load_checkpoint(np, weights)
+        self._word, self._position, self._type0 = ckpt.word, ckpt.position, ckpt.type0
+        self._embed_ln, self._layers = ckpt.embed_ln, ckpt.layers
 
     def _layer_norm(self, x: Any, params: tuple[Any, Any]) -> Any:
         np = self._np
