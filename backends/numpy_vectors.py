@@ -31,6 +31,7 @@ then scored in float64 instead, with the float64 bound of the ``python`` backend
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Collection, Iterable, Sequence
 from operator import mul
 from typing import TYPE_CHECKING, Any
@@ -159,6 +160,27 @@ class NumpyVectors:
             i = int(np.flatnonzero(~finite)[0])
             raise invalid(f"vectors[{i}] has a component that is not a finite float32 value.")
         return block
+
+    def load_rows(self, ids: Sequence[str], rows: array[float], dimension: int) -> None:
+        """Bulk load into an empty backend (VEC-7): the block is copied once, norms in one pass."""
+        if self._ids:
+            raise invalid("load_rows() needs an empty vector backend.")
+        n = len(ids)
+        matrix = np.frombuffer(memoryview(rows), dtype=np.float32, count=n * dimension).reshape(n, dimension).copy()
+        self._matrix = matrix
+        self._norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+        self._ids = list(ids)
+        self._rows = {doc_id: r for r, doc_id in enumerate(self._ids)}
+        self._row_cache.clear()
+        self._max_norm = float(self._norms.max()) if n else 0.0
+
+    def export_rows(self, ids: Sequence[str]) -> array[float]:
+        """The rows of ``ids`` concatenated in order (VEC-7), without a Python float per value."""
+        out = array("f")
+        if ids:
+            index = np.fromiter(map(self._rows.__getitem__, ids), dtype=np.intp, count=len(ids))
+            out.frombytes(np.ascontiguousarray(self._matrix[index], dtype=np.float32).tobytes())
+        return out
 
     def remove(self, ids: Iterable[str]) -> None:
         self._row_cache.clear()

@@ -223,8 +223,7 @@ class MossClient(CloudMixin, UnsupportedMixin):
             strict=self.strict,
         )
         if stored is not None and stored.doc_count:
-            records, vectors = contents_for(stored, embedder)
-            core.replace_contents(final_model, embedder, records, vectors)
+            core.replace_contents(final_model, embedder, *contents_for(stored, embedder))
         session = SessionIndex(core, self._backing)
         self._sessions.add(session)
         return session

@@ -257,7 +257,7 @@ class CloudMixin:
             raise _index_not_found(name)
         core = SessionCore(name, stored.model_id, embedder=None, vector_backend_factory=self._new_vector_backend)
         if stored.doc_count:  # no embedder: get_docs never embeds, so nothing is re-embedded
-            core.replace_contents(stored.model_id, None, list(stored.records), stored.vector_list())
+            core.replace_contents(stored.model_id, None, list(stored.records), stored.vectors, stored.dimension)
         return core.get_docs(options)
 
     async def get_index(self, name: str) -> IndexInfo:

@@ -18,11 +18,13 @@ which ``Filter.matches`` holds.
 from __future__ import annotations
 
 import threading
+from array import array
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Final, Optional
 
 from ._bm25 import KeywordIndex
+from ._bulk import load_rows
 from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
 from ._protocols import VectorBackend
 
@@ -87,6 +89,22 @@ class Corpus:
             self._index(record)
         if self.dimension is None:
             self.dimension = len(vectors[0])
+
+    def load(self, records: Sequence[Record], rows: array[float], dimension: Optional[int]) -> None:
+        """Fill an empty corpus with a stored index's records and float32 rows (VEC-7 bulk path)."""
+        assert not self.records, "load() needs an empty corpus"
+        if not records:
+            return
+        assert dimension is not None
+        load_rows(self.vectors, [r.id for r in records], rows, dimension)
+        self._changed()
+        stored, keywords = self.records, self.keywords
+        for record in records:
+            stored[record.id] = record
+            keywords.add(record.id, record.text)
+            self._index(record)
+        if self.dimension is None:
+            self.dimension = dimension
 
     def remove(self, ids: Iterable[str]) -> int:
         """Remove the listed ids; unknown ids are ignored and a repeated id counts once (R-D-5)."""

@@ -48,6 +48,5 @@ def load_session(core: SessionCore, directory: str, embedder_for: Callable[[str]
         detail = f"no saved session snapshot for {core.name!r} under {directory}"
         raise MossError(f"{UNREADABLE} {detail}", DESERIALIZATION, detail)
     embedder = embedder_for(stored.model_id)
-    records, vectors = contents_for(stored, embedder)
-    core.replace_contents(stored.model_id, embedder, records, vectors)
+    core.replace_contents(stored.model_id, embedder, *contents_for(stored, embedder))
     return stored.doc_count

@@ -82,8 +82,7 @@ def build_core(
     """A core holding ``stored`` (re-embedded when another embedder made the vectors, R-M-3)."""
     core = SessionCore(stored.name, stored.model_id, embedder=embedder, vector_backend_factory=backend_factory)
     if stored.doc_count:
-        records, vectors = contents_for(stored, embedder)
-        core.replace_contents(stored.model_id, embedder, records, vectors)
+        core.replace_contents(stored.model_id, embedder, *contents_for(stored, embedder))
     return core
 
 

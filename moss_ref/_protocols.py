@@ -15,6 +15,7 @@ similarities and the exact order (s desc, id asc by code point).
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -85,6 +86,17 @@ class VectorBackend(Protocol):
 
     def similarities(self, query: Sequence[float], ids: Iterable[str]) -> dict[str, float]:
         """Exact ``s`` for each of ``ids`` that has a vector."""
+
+
+@runtime_checkable
+class BulkVectors(Protocol):
+    """Optional bulk methods of a vector backend (VEC-7; see :mod:`moss_ref._bulk` for the fallback)."""
+
+    def export_rows(self, ids: Sequence[str]) -> array[float]:
+        """The float32 rows of ``ids`` (all stored), concatenated in order, as ``array('f')``."""
+
+    def load_rows(self, ids: Sequence[str], rows: array[float], dimension: int) -> None:
+        """Fill an empty backend with ``len(ids)`` unique ids and their validated float32 rows."""
 
 
 def exact_dot(query: Sequence[float], vector: Sequence[float]) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any, Optional, TypeVar
 
@@ -268,13 +269,17 @@ class SessionCore:
         model_id: str,
         embedder: Optional[Embedder],
         records: Sequence[Record],
-        vectors: Sequence[Sequence[float]],
+        rows: array[float],
+        dimension: Optional[int],
     ) -> None:
-        """Swap in a validated index (model adoption, S-7); builds the new corpus before swapping."""
+        """Swap in a validated index (model adoption, S-7); builds the new corpus before swapping.
+
+        ``rows`` holds the float32 vectors of ``records`` row after row (VEC-7 bulk load).
+        """
         with self._lock:
             self.ensure_open()
             corpus = Corpus(self._new_backend(), None if embedder is None else embedder.fingerprint.dimension)
-            corpus.put(records, vectors)
+            corpus.load(records, rows, dimension)
             self._corpus = corpus
             self._model_id = model_id
             self._embedder = embedder

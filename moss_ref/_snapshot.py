@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import warnings
 from array import array
-from collections.abc import Sequence
 from typing import Optional
 
+from ._bulk import export_rows, rows_of
 from ._corpus import Record
 from ._embedding import embed_checked
 from ._protocols import Embedder
@@ -33,21 +33,17 @@ def snapshot(core: SessionCore) -> StoredIndex:
             Record(r.id, r.text, None if r.metadata is None else dict(r.metadata), r.payload)
             for r in sorted(corpus.records.values(), key=lambda r: r.id)
         )
-        vectors = array("f")
-        for record in records:
-            vector = corpus.vectors.get(record.id)
-            assert vector is not None
-            vectors.extend(vector)
+        vectors = export_rows(corpus.vectors, [r.id for r in records])
         return StoredIndex(core.name, core.model_id, core.fingerprint(), corpus.dimension, records, vectors)
 
     return core.locked(take)
 
 
-def contents_for(stored: StoredIndex, embedder: Optional[Embedder]) -> tuple[list[Record], list[Sequence[float]]]:
-    """Records and vectors of ``stored`` as ``embedder`` would have made them (R-M-3)."""
+def contents_for(stored: StoredIndex, embedder: Optional[Embedder]) -> tuple[list[Record], array[float], Optional[int]]:
+    """Records, float32 rows and dimension of ``stored`` as ``embedder`` would have made them (R-M-3)."""
     records = list(stored.records)
     if embedder is None or stored.embedder == embedder.fingerprint:
-        return records, stored.vector_list()
+        return records, stored.vectors, stored.dimension
     warnings.warn(
         f"index {stored.name!r} was embedded by {stored.embedder.backend if stored.embedder else 'an unknown embedder'}"
         f" but this client embeds model {stored.model_id!r} with {embedder.fingerprint.backend!r}; "
@@ -56,4 +52,4 @@ def contents_for(stored: StoredIndex, embedder: Optional[Embedder]) -> tuple[lis
         stacklevel=4,
     )
     vectors = embed_checked(embedder, [r.text for r in records]) if records else []
-    return records, vectors
+    return records, rows_of(vectors), embedder.fingerprint.dimension

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import uuid
 from array import array
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Optional, Protocol, runtime_checkable
 
@@ -45,9 +44,6 @@ class StoredIndex:
     def vector(self, i: int) -> array:  # type: ignore[type-arg]
         d = self.dimension or 0
         return self.vectors[i * d : (i + 1) * d]
-
-    def vector_list(self) -> list[Sequence[float]]:
-        return [self.vector(i) for i in range(len(self.records))]
 
 
 @dataclass(frozen=True)

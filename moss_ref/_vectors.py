@@ -113,6 +113,28 @@ class PythonVectors:
                 data[r * dim : (r + 1) * dim] = row
                 norms[r] = norm
 
+    def load_rows(self, ids: Sequence[str], rows: array[float], dimension: int) -> None:
+        """Bulk load into an empty backend (VEC-7): one copy of the block, one norm per row."""
+        if self._ids:
+            raise invalid("load_rows() needs an empty vector backend.")
+        data, d = array("f", rows), dimension
+        norms = array("d")
+        for r in range(len(ids)):
+            row = data[r * d : (r + 1) * d]
+            norms.append(math.sqrt(math.fsum(map(mul, row, row))))
+        self._data, self._norms, self._dim = data, norms, d
+        self._ids = list(ids)
+        self._rows = {doc_id: r for r, doc_id in enumerate(self._ids)}
+
+    def export_rows(self, ids: Sequence[str]) -> array[float]:
+        """The rows of ``ids`` concatenated in order (VEC-7)."""
+        data, d, row_of = self._data, self._dim, self._rows
+        out = array("f")
+        for doc_id in ids:
+            r = row_of[doc_id]
+            out.extend(data[r * d : (r + 1) * d])
+        return out
+
     def remove(self, ids: Iterable[str]) -> None:
         data, norms, row_of, order, dim = self._data, self._norms, self._rows, self._ids, self._dim
         for doc_id in ids:
