@@ -2,11 +2,12 @@
 
 Names are written into stored indexes (the embedder fingerprint), so they never change::
 
-    embedders         hash-v1       moss_ref._hash_embedder:create            (stdlib)
-                      minilm-onnx   moss_ref_backends.minilm.onnx_embedder:create
-                      minilm-numpy  moss_ref_backends.minilm.numpy_embedder:create
-    vector backends   python        moss_ref._vectors:create                  (stdlib)
-                      numpy         moss_ref_backends.numpy_vectors:create
+    embedders         hash-v1           moss_ref._hash_embedder:create                 (stdlib)
+                      minilm-onnx-fp32  moss_ref_backends.minilm.onnx_embedder:create_fp32
+                      minilm-onnx       moss_ref_backends.minilm.onnx_embedder:create
+                      minilm-numpy      moss_ref_backends.minilm.numpy_embedder:create
+    vector backends   python            moss_ref._vectors:create                       (stdlib)
+                      numpy             moss_ref_backends.numpy_vectors:create
 
 Built-ins are imported lazily, by their ``"module:attr"`` string. Third-party plugins are found
 through the entry-point groups ``moss_ref.embedders`` and ``moss_ref.vector_backends``; the
@@ -17,9 +18,10 @@ A factory is ``create(model_id, **options) -> Embedder`` (embedders) or
 the model ids it serves with an attribute ``model_ids`` (a collection of str); only declared
 plugins take part in ``auto`` (after the built-in real models, before ``hash-v1``).
 
-``auto`` embedder for a model id: ``minilm-onnx`` if it loads, else ``minilm-numpy``, else
-(``moss-minilm`` only) plugins declaring the model id in name order, else ``hash-v1``, with one
-:class:`EmbedderFallbackWarning` saying what was picked and how to get a real model.
+``auto`` embedder for a model id: ``minilm-onnx-fp32`` if it loads (exact and fast), else
+``minilm-onnx`` (int8), else ``minilm-numpy``, else (``moss-minilm`` only) plugins declaring the
+model id in name order, else ``hash-v1``, with one :class:`EmbedderFallbackWarning` saying what
+was picked and how to get a real model.
 For ``moss-mediumlm`` / ``moss-litelm`` the chain is: declaring plugins, else ``hash-v1``.
 ``auto`` vector backend: ``numpy`` when importable, else ``python`` (results are identical).
 """
@@ -60,6 +62,7 @@ VECTOR_BACKEND_GROUP: Final = "moss_ref.vector_backends"
 
 BUILTIN_EMBEDDERS: Final[dict[str, str]] = {
     "hash-v1": "moss_ref._hash_embedder:create",
+    "minilm-onnx-fp32": "moss_ref_backends.minilm.onnx_embedder:create_fp32",
     "minilm-onnx": "moss_ref_backends.minilm.onnx_embedder:create",
     "minilm-numpy": "moss_ref_backends.minilm.numpy_embedder:create",
 }
@@ -68,7 +71,9 @@ BUILTIN_VECTOR_BACKENDS: Final[dict[str, str]] = {
     "numpy": "moss_ref_backends.numpy_vectors:create",
 }
 #: The real models tried by ``auto`` before anything else, per model id (R-M-2).
-_REAL_EMBEDDERS: Final[dict[str, tuple[str, ...]]] = {DEFAULT_MODEL_ID: ("minilm-onnx", "minilm-numpy")}
+_REAL_EMBEDDERS: Final[dict[str, tuple[str, ...]]] = {
+    DEFAULT_MODEL_ID: ("minilm-onnx-fp32", "minilm-onnx", "minilm-numpy")
+}
 _FALLBACK_EMBEDDER: Final = "hash-v1"
 
 

@@ -22,7 +22,18 @@ settings.register_profile("dev", max_examples=500, deadline=None, suppress_healt
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
 import pytest  # noqa: E402
+
+# The fp32 MiniLM graph (minilm-onnx-fp32) is built into a cache directory: keep the tests' copy out of
+# the user's cache, one directory per test run (inherited by subprocesses), unless one is named.
+if not os.environ.get("MOSS_REF_CACHE_DIR"):
+    _cache = tempfile.mkdtemp(prefix="moss-ref-test-cache-")
+    atexit.register(shutil.rmtree, _cache, True)
+    os.environ["MOSS_REF_CACHE_DIR"] = _cache
 
 #: Every behavioural session test runs against every vector backend (tinydb's conftest pattern).
 VECTOR_BACKENDS = ["python", "numpy"]
@@ -34,8 +45,8 @@ def vector_backend(request: pytest.FixtureRequest) -> str:
 
 
 #: Every behavioural test that involves text runs with every embedder serving ``moss-minilm``
-#: (R-M-2): the stdlib hash embedder and both real all-MiniLM-L6-v2 paths.
-EMBEDDERS = ["hash-v1", "minilm-onnx", "minilm-numpy"]
+#: (R-M-2): the stdlib hash embedder and every real all-MiniLM-L6-v2 path.
+EMBEDDERS = ["hash-v1", "minilm-onnx-fp32", "minilm-onnx", "minilm-numpy"]
 
 
 @pytest.fixture(params=EMBEDDERS)

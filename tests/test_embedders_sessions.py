@@ -1,9 +1,10 @@
 """Session behaviour over every embedder (issue 4 item 5; R-M-2, R-M-3, X-4).
 
 Every test that stores or queries text runs once per embedder serving ``moss-minilm`` (the
-``embedder`` fixture of conftest.py: ``hash-v1``, ``minilm-onnx``, ``minilm-numpy``) and, where
-vectors are stored, once per vector backend (the ``vector_backend`` fixture), the way tinydb's
-tests run over every storage. The MiniLM embedders need their weight packages (docs/rules/minilm.md).
+``embedder`` fixture of conftest.py: ``hash-v1``, ``minilm-onnx-fp32``, ``minilm-onnx``,
+``minilm-numpy``) and, where vectors are stored, once per vector backend (the ``vector_backend``
+fixture), the way tinydb's tests run over every storage. The MiniLM embedders need their weight
+packages (docs/rules/minilm.md).
 
 R-M-3: an index pushed (or saved to disk) by one embedder and resumed or loaded by a client with
 another embedder is re-embedded from its stored texts, with a ``ReembeddingWarning``; with the same

@@ -1,4 +1,4 @@
-"""Both MiniLM embedders reproduce sentence-transformers' all-MiniLM-L6-v2 (MINI-5..8, 11, 15).
+"""The MiniLM embedders reproduce sentence-transformers' all-MiniLM-L6-v2 (MINI-5..8, 11, 15).
 
 Golden vectors: tests/data/minilm/golden.json, made once by scripts/make_minilm_golden.py with
 sentence-transformers + PyTorch. Without the model packages these tests fail with the pip
@@ -38,7 +38,12 @@ def onnx_minilm() -> onnx_embedder.OnnxMiniLM:
     return onnx_embedder.create("moss-minilm")
 
 
-@pytest.fixture(scope="module", params=["numpy", "onnx"])
+@pytest.fixture(scope="module")
+def onnx_fp32_minilm() -> onnx_embedder.OnnxFp32MiniLM:
+    return onnx_embedder.create_fp32("moss-minilm")  # cached in $MOSS_REF_CACHE_DIR (conftest.py)
+
+
+@pytest.fixture(scope="module", params=["numpy", "onnx", "onnx_fp32"])
 def embedder(request: pytest.FixtureRequest) -> MiniLMEmbedder:
     return request.getfixturevalue(f"{request.param}_minilm")  # type: ignore[no-any-return]
 

@@ -156,12 +156,13 @@ def test_missing_dependency_names_the_extra(
 
 
 def test_importing_the_backends_imports_neither_numpy_nor_onnxruntime() -> None:
-    """MINI-13: numpy and onnxruntime are imported lazily, by the factories only."""
+    """MINI-13: numpy, onnxruntime and onnx are imported lazily, by the factories only."""
     code = (
         "import sys\n"
         "import moss_ref_backends.minilm, moss_ref_backends.minilm.onnx_embedder\n"
         "import moss_ref_backends.minilm.numpy_embedder, moss_ref_backends.minilm.weights\n"
-        "print(sorted(m for m in ('numpy', 'onnxruntime') if m in sys.modules))\n"
+        "import moss_ref_backends.minilm.onnx_fp32_graph\n"
+        "print(sorted(m for m in ('numpy', 'onnxruntime', 'onnx') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

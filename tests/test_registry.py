@@ -39,7 +39,7 @@ except ImportError:
 
 @pytest.fixture
 def no_real_minilm(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make both MiniLM embedders unavailable, whatever is installed here."""
+    """Make every MiniLM embedder unavailable, whatever is installed here."""
 
     def unavailable(model_id: str, **options: object) -> Embedder:
         raise model_unavailable("test: weights not installed")
@@ -47,6 +47,7 @@ def no_real_minilm(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("fake_minilm_unavailable")
     fake.create = unavailable  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "fake_minilm_unavailable", fake)
+    monkeypatch.setitem(_registry.BUILTIN_EMBEDDERS, "minilm-onnx-fp32", "fake_minilm_unavailable:create")
     monkeypatch.setitem(_registry.BUILTIN_EMBEDDERS, "minilm-onnx", "fake_minilm_unavailable:create")
     monkeypatch.setitem(_registry.BUILTIN_EMBEDDERS, "minilm-numpy", "no_such_module_for_moss_ref_tests:create")
 
@@ -111,7 +112,7 @@ def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_builtin_names() -> None:
-    assert {"hash-v1", "minilm-onnx", "minilm-numpy"} <= set(embedder_names())
+    assert {"hash-v1", "minilm-onnx-fp32", "minilm-onnx", "minilm-numpy"} <= set(embedder_names())
     assert {"python", "numpy"} <= set(vector_backend_names())
     assert "auto" not in embedder_names() and "auto" not in vector_backend_names()
 
@@ -144,24 +145,37 @@ def test_auto_falls_back_to_hash_with_one_warning(no_real_minilm: None) -> None:
     assert len(caught) == 1 and caught[0].category is EmbedderFallbackWarning
     message = str(caught[0].message)
     assert "'hash-v1'" in message and "pip install 'moss-ref[onnx]'" in message
+    assert "minilm-onnx-fp32: test: weights not installed" in message
     assert "minilm-onnx: test: weights not installed" in message and "minilm-numpy:" in message
 
 
 def test_auto_prefers_the_real_model_when_it_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[tuple[str, dict[str, object]]] = []
+    """REG-4: fp32 onnx first, then int8 onnx, then numpy; the first that loads wins, silently."""
+    made: list[tuple[str, str, dict[str, object]]] = []
 
-    def create(model_id: str, **options: object) -> HashEmbedder:
-        made.append((model_id, options))
-        return HashEmbedder(model_id)
+    def factory(name: str, loads: bool) -> object:
+        def create(model_id: str, **options: object) -> HashEmbedder:
+            made.append((name, model_id, options))
+            if not loads:
+                raise model_unavailable(f"test: {name} cannot load")
+            return HashEmbedder(model_id)
+
+        return create
 
     fake = types.ModuleType("fake_minilm_ok")
-    fake.create = create  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "fake_minilm_ok", fake)
-    monkeypatch.setitem(_registry.BUILTIN_EMBEDDERS, "minilm-onnx", "fake_minilm_ok:create")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        create_embedder("auto", "moss-minilm", model_dir="/weights")
-    assert made == [("moss-minilm", {"model_dir": "/weights"})]
+    for name in ("minilm-onnx-fp32", "minilm-onnx", "minilm-numpy"):
+        monkeypatch.setitem(_registry.BUILTIN_EMBEDDERS, name, f"fake_minilm_ok:{name.replace('-', '_')}")
+    for loads in ((True, True, True), (False, True, True), (False, False, True)):
+        made.clear()
+        for name, ok in zip(("minilm-onnx-fp32", "minilm-onnx", "minilm-numpy"), loads):
+            setattr(fake, name.replace("-", "_"), factory(name, ok))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            create_embedder("auto", "moss-minilm", model_dir="/weights")
+        tried = [name for name, _, _ in made]
+        assert tried == ["minilm-onnx-fp32", "minilm-onnx", "minilm-numpy"][: loads.index(True) + 1]
+        assert all(m[1:] == ("moss-minilm", {"model_dir": "/weights"}) for m in made)
 
 
 def test_auto_does_not_hide_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,7 +185,7 @@ def test_auto_does_not_hide_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("fake_minilm_broken")
     fake.create = broken  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "fake_minilm_broken", fake)
-    monkeypatch.setitem(_registry.BUILTIN_EMBEDDERS, "minilm-onnx", "fake_minilm_broken:create")
+    monkeypatch.setitem(_registry.BUILTIN_EMBEDDERS, "minilm-onnx-fp32", "fake_minilm_broken:create")
     with pytest.raises(ZeroDivisionError):
         create_embedder("auto", "moss-minilm")
 
@@ -246,7 +260,7 @@ def test_builtins_satisfy_the_protocols_at_runtime() -> None:
     assert isinstance(create_vector_backend("python"), VectorBackend)
     if HAS_NUMPY:
         assert isinstance(create_vector_backend("numpy"), VectorBackend)
-    for name in ("minilm-onnx", "minilm-numpy"):
+    for name in ("minilm-onnx-fp32", "minilm-onnx", "minilm-numpy"):
         try:
             embedder = create_embedder(name, "moss-minilm")
         except (ImportError, MossError):
