@@ -67,8 +67,9 @@ class StandinHandler(BaseHTTPRequestHandler):
 
     def _json_body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            raise _Refusal(413, f"request body of {length} bytes is over the {MAX_BODY}-byte limit")
+        limit = self.server.max_body
+        if length > limit:
+            raise _Refusal(413, f"request body of {length} bytes is over the {limit}-byte limit")
         raw = self.rfile.read(length) if length else b""
         try:
             return json.loads(raw or b"null")
@@ -167,6 +168,7 @@ class StandinServer(ThreadingHTTPServer):
         super().__init__(address, StandinHandler)
         self.state = StandinState(keys=dict(keys or {}))
         self.register_on_first_use = register_on_first_use
+        self.max_body = MAX_BODY
 
     def first_key(self, project: str, key: str) -> str:
         if not self.register_on_first_use:
@@ -203,9 +205,9 @@ class SpawnedStandin:
             self.process.wait()
 
 
-def spawn(keys: Optional[Mapping[str, str]] = None) -> SpawnedStandin:
+def spawn(keys: Optional[Mapping[str, str]] = None, max_body: int = MAX_BODY) -> SpawnedStandin:
     """Start a stand-in in a child process on a free loopback port; return once it listens."""
-    argv = [sys.executable, "-m", "moss_ref_conformance.standin"]
+    argv = [sys.executable, "-m", "moss_ref_conformance.standin", "--max-body", str(max_body)]
     for project, key in (keys or {}).items():
         argv += ["--key", f"{project}={key}"]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
@@ -225,9 +227,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moss_ref_conformance.standin", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--key", action="append", default=[], metavar="PROJECT=KEY", help="a project's key")
+    parser.add_argument("--max-body", type=int, default=MAX_BODY, help="largest request body in bytes")
     args = parser.parse_args(argv)
     keys = dict(pair.split("=", 1) for pair in args.key)
     server = StandinServer(("127.0.0.1", args.port), keys)
+    server.max_body = args.max_body
     print(f"moss stand-in listening on {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

@@ -1,0 +1,119 @@
+"""One contender of ``bench/vs_moss.py``: the real ``moss`` SDK or moss_ref, in a process of its own.
+
+The same code drives both (``import moss`` or ``import moss_ref`` — the drop-in promise), through
+the async public API, custom model. Commands arrive as JSON lines on stdin; each answer is one
+JSON line on stdout. Only the API call itself is timed (``time.perf_counter`` around the await), so
+the pipe between harness and worker costs nothing in the figures.
+
+    {"cmd": "build", "data": DIR, "n": N}         -> {"seconds": s, "docs_per_s": r, "rss_growth": bytes}
+    {"cmd": "query", "shape": NAME, "i": I}       -> {"ms": t, "ids": [...]}
+    {"cmd": "push"} / {"cmd": "resume"}           -> {"ms": t} (resume: a fresh client opens the pushed session)
+    {"cmd": "quit"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+import json
+import sys
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+INDEX = "bench"
+BATCH = 1000
+
+
+def rss() -> int:
+    """Resident set size of this process in bytes (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class Worker:
+    def __init__(self, module: str) -> None:
+        self.api: Any = importlib.import_module(module)
+        self.client: Any = None
+        self.session: Any = None
+        self.queries: dict[str, list[dict[str, Any]]] = {}
+
+    async def build(self, data: str, n: int) -> dict[str, Any]:
+        folder = Path(data)
+        texts = folder.joinpath("docs.jsonl").read_text("utf-8").splitlines()[:n]
+        dim = json.loads(folder.joinpath("meta.json").read_text())["dim"]
+        vectors = array("f")
+        vectors.frombytes(folder.joinpath("vectors.f32").read_bytes()[: 4 * dim * n])
+        self.queries = json.loads(folder.joinpath("queries.json").read_text())
+        docs = []
+        for i, line in enumerate(texts):
+            raw = json.loads(line)
+            docs.append(
+                self.api.DocumentInfo(
+                    id=raw["id"],
+                    text=raw["text"],
+                    metadata=raw["metadata"],
+                    embedding=vectors[i * dim : (i + 1) * dim].tolist(),
+                )
+            )
+        del vectors, texts
+        gc.collect()
+        before = rss()
+        self.client = self.api.MossClient("bench", "bench-key")
+        self.session = await self.client.session(INDEX, "custom", auto_load_on_init=False)
+        started = time.perf_counter()
+        for j in range(0, len(docs), BATCH):
+            await self.session.add_docs(docs[j : j + BATCH])
+        seconds = time.perf_counter() - started
+        del docs
+        gc.collect()
+        gc.freeze()  # the corpus is long-lived: keep it out of every later collection
+        return {"seconds": seconds, "docs_per_s": n / seconds, "rss_growth": rss() - before}
+
+    async def query(self, shape: str, i: int) -> dict[str, Any]:
+        spec = self.queries[shape][i % len(self.queries[shape])]
+        options = self.api.QueryOptions(
+            embedding=spec["embedding"], top_k=spec.get("top_k", 10), alpha=spec.get("alpha"), filter=spec.get("filter")
+        )
+        started = time.perf_counter()
+        found = await self.session.query(spec["text"], options)
+        ms = (time.perf_counter() - started) * 1000.0
+        return {"ms": ms, "ids": [d.id for d in found.docs]}
+
+    async def push(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        await self.session.push_index()
+        return {"ms": (time.perf_counter() - started) * 1000.0}
+
+    async def resume(self) -> dict[str, Any]:
+        client = self.api.MossClient("bench", "bench-key")
+        started = time.perf_counter()
+        session = await client.session(INDEX)
+        ms = (time.perf_counter() - started) * 1000.0
+        count = session.doc_count
+        await session.close()
+        await client.close()
+        return {"ms": ms, "doc_count": count}
+
+
+async def serve(module: str) -> None:
+    worker = Worker(module)
+    print(json.dumps({"ready": module, "version": getattr(worker.api, "__version__", "?")}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        cmd = request.pop("cmd")
+        if cmd == "quit":
+            break
+        try:
+            answer = await getattr(worker, cmd)(**request)
+        except Exception as exc:  # reported to the harness, which decides
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(sys.argv[1]))
