@@ -49,6 +49,7 @@ BACKEND = "minilm-onnx"
 BACKEND_FP32 = "minilm-onnx-fp32"
 _OPTIONS = ("model_dir",)
 _OPTIONS_FP32 = ("model_dir", "cache_dir")
+_FP32_SIGNATURE = (onnx_fp32_graph.INPUTS, (onnx_fp32_graph.OUTPUT,))  # input names, output names
 _MAX_THREADS = 4
 
 
@@ -173,31 +174,26 @@ class OnnxFp32MiniLM(MiniLMEmbedder):
     ) -> None:
         fingerprint = EmbedderFingerprint(BACKEND_FP32, f"{RECIPE_VERSION}-fp32", DIMENSION, weights.sha256)
         super().__init__(np, tokenizer, fingerprint)
-        self.graph = onnx_fp32_graph.load_or_build(np, _import_onnx, weights, cache_root)
+        data, self.graph = onnx_fp32_graph.load_or_build(np, _import_onnx, weights, cache_root)
         try:
-            self._session = self._open(ort, weights)
+            self._session = self._open(ort, data, weights)
         except MossError:
             if self.graph.status != "cached":
                 raise
             # the digest matched but the file is not our graph (or onnxruntime refuses it): rebuild once
-            self.graph = onnx_fp32_graph.load_or_build(np, _import_onnx, weights, cache_root, force_rebuild=True)
-            self._session = self._open(ort, weights)
+            data, self.graph = onnx_fp32_graph.load_or_build(np, _import_onnx, weights, cache_root, force_rebuild=True)
+            self._session = self._open(ort, data, weights)
 
-    def _open(self, ort: Any, weights: VerifiedFile) -> Any:
+    def _open(self, ort: Any, data: bytes, weights: VerifiedFile) -> Any:
         origin = f"{self.graph.path} (built from {weights.origin})"
-        session = open_session(ort, self.graph.data, origin)
+        session = open_session(ort, data, origin)
         meta = session.get_modelmeta().custom_metadata_map
         expected = {
             onnx_fp32_graph.META_GRAPH_VERSION: onnx_fp32_graph.GRAPH_VERSION,
             onnx_fp32_graph.META_WEIGHTS_SHA256: weights.sha256,
         }
-        inputs = tuple(i.name for i in session.get_inputs())
-        outputs = tuple(o.name for o in session.get_outputs())
-        if (
-            any(meta.get(k) != v for k, v in expected.items())
-            or inputs != onnx_fp32_graph.INPUTS
-            or outputs != (onnx_fp32_graph.OUTPUT,)
-        ):
+        signature = (tuple(i.name for i in session.get_inputs()), tuple(o.name for o in session.get_outputs()))
+        if any(meta.get(k) != v for k, v in expected.items()) or signature != _FP32_SIGNATURE:
             raise model_unavailable(f"{origin} is not the fp32 graph of these weights (metadata {dict(meta)})")
         return session
 

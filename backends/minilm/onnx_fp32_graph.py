@@ -35,7 +35,7 @@ import os
 import sys
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -195,14 +195,14 @@ def build_model(np: Any, onnx: Any, checkpoint: Checkpoint, weights_sha256: str)
 
 @dataclass(frozen=True)
 class CachedGraph:
-    """The bytes of a built graph, where they are cached and how they were obtained.
+    """Where a graph is cached, its SHA-256, and how it was obtained (the bytes travel separately,
+    so an embedder does not keep 90 MB alive once onnxruntime has its own copy).
 
     ``status``: ``"cached"`` (read back, digest matched), ``"built"`` (nothing cached yet),
     ``"rebuilt"`` (a cached file failed its check and was replaced) or ``"uncached"`` (built, but
     the cache directory could not be written; a warning said so).
     """
 
-    data: bytes = field(repr=False)
     sha256: str
     path: Path
     status: str
@@ -238,8 +238,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def load_or_build(
     np: Any, import_onnx: Any, weights: VerifiedFile, cache_root: Path, *, force_rebuild: bool = False
-) -> CachedGraph:
-    """The fp32 graph for ``weights``: the cached copy if its SHA-256 checks, else built and cached.
+) -> tuple[bytes, CachedGraph]:
+    """The fp32 graph for ``weights`` and where it is: the cached copy if its SHA-256 checks, else
+    built and cached.
 
     ``import_onnx()`` returns the ``onnx`` module (or raises MODEL_UNAVAILABLE naming the extra);
     it is called only when a build is needed. ``force_rebuild`` ignores a cached copy (used when
@@ -250,7 +251,7 @@ def load_or_build(
     if not force_rebuild:
         data, found = _read_cached(graph_path, digest_path)
         if data is not None:
-            return CachedGraph(data, hashlib.sha256(data).hexdigest(), graph_path, "cached")
+            return data, CachedGraph(hashlib.sha256(data).hexdigest(), graph_path, "cached")
     data = build_model(np, import_onnx(), load_checkpoint(np, weights), weights.sha256)
     digest = hashlib.sha256(data).hexdigest()
     try:
@@ -264,5 +265,5 @@ def load_or_build(
             RuntimeWarning,
             stacklevel=3,
         )
-        return CachedGraph(data, digest, graph_path, "uncached")
-    return CachedGraph(data, digest, graph_path, "rebuilt" if found or force_rebuild else "built")
+        return data, CachedGraph(digest, graph_path, "uncached")
+    return data, CachedGraph(digest, graph_path, "rebuilt" if found or force_rebuild else "built")
