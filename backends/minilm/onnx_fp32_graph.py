@@ -22,10 +22,11 @@ The graph is built once per weights file and builder version and cached as
 ``.sha256`` file in ``sha256sum`` format. ``<cache>`` is ``$MOSS_REF_CACHE_DIR``, else the user
 cache directory (``$XDG_CACHE_HOME/moss_ref`` or ``~/.cache/moss_ref`` on Linux,
 ``~/Library/Caches/moss_ref`` on macOS, ``%LOCALAPPDATA%\\moss_ref\\Cache`` on Windows). A cached
-file is used only if its SHA-256 equals the recorded one; otherwise it is rebuilt. Both files are
-written to a temporary name in the same directory and moved into place with ``os.replace``, the
-graph first, so a crash or a concurrent build never leaves a half-written file under the real
-name. Nothing is downloaded.
+file is used only if its SHA-256 equals the recorded one (and, once onnxruntime has loaded it, if
+its metadata names this builder version and these weights: ``onnx_embedder`` checks that);
+otherwise it is rebuilt. Both files are written to a temporary name in the same directory and
+moved into place with ``os.replace``, the graph first, so a crash or a concurrent build never
+leaves a half-written file under the real name. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ GRAPH_VERSION = "1"
 ENV_CACHE_DIR = "MOSS_REF_CACHE_DIR"
 INPUTS = ("input_ids", "attention_mask")
 OUTPUT = "sentence_embedding"
-OPSET = 17  # LayerNormalization; onnxruntime >= 1.14 runs it
-IR_VERSION = 8  # the highest IR version opset 17 needs: loadable by onnxruntime >= 1.14
+OPSET = 17  # the first with LayerNormalization
+IR_VERSION = 8  # the IR version of opset 17 (onnx 1.12), not the newest the onnx package writes: older runtimes load it
 #: keys of the model's metadata_props, checked again once onnxruntime has loaded the graph
 META_GRAPH_VERSION = "moss_ref.graph_version"
 META_WEIGHTS_SHA256 = "moss_ref.weights_sha256"
