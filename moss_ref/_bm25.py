@@ -7,10 +7,15 @@ Rules implemented here:
 * ``idf(t) = ln(1 + (N - n_t + 0.5) / (n_t + 0.5))`` with ``N`` the number of documents in the
   index and ``n_t`` the number containing ``t``; ``k1 = 1.2``, ``b = 0.75``; the average length
   covers every document of the index, not only those passing a filter;
-* each *distinct* query token counts once; only documents containing at least one query token
-  enter the keyword list; per-token contributions are summed with ``math.fsum`` so the score
-  does not depend on summation order;
-* ranking order is (BM25 desc, id asc by code point) (R-Q-4).
+* every query token counts, repeats included (a query ``"red red fox"`` weighs ``red`` twice);
+  only documents containing at least one query token enter the keyword list; per-token
+  contributions are summed with ``math.fsum`` so the score does not depend on summation order;
+* ranking order is (BM25 desc, position asc): ``position`` maps each id to its place in the
+  index (first insertion order, kept by an upsert), supplied by the corpus (QRY-6).
+
+All of it *observed: moss 1.21.0* except the tokenizer, where the real SDK also stems, drops stop
+words and folds accents (see the departures); it computes in float32, so documents whose
+float64 scores differ by less than float32 rounding may come in another order there.
 
 Adding or removing a document updates postings, document frequencies and the total length in
 O(tokens of that document); a query touches only the postings of its tokens.
@@ -23,7 +28,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection, Iterable, Set
+from collections.abc import Collection, Iterable, Mapping, Set
 
 K1 = 1.2
 B = 0.75
@@ -89,7 +94,7 @@ class KeywordIndex:
         k1_plus_1 = K1 + 1.0
         one_minus_b = 1.0 - B
         parts: dict[str, list[float]] = {}
-        for token in dict.fromkeys(tokenize(query)):
+        for token in tokenize(query):
             posting = self._postings.get(token)
             if not posting:
                 continue
@@ -111,12 +116,10 @@ class KeywordIndex:
                     found.append(contribution)
         return {doc_id: math.fsum(p) for doc_id, p in parts.items()}
 
-    def rank(self, query: str, k: int, allowed: Collection[str] | None = None) -> list[tuple[str, float]]:
-        """The ``k`` best ``(id, bm25)`` by BM25 desc, then id asc."""
+    def rank(
+        self, query: str, k: int, position: Mapping[str, int], allowed: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` best ``(id, bm25)`` by BM25 desc, then ``position[id]`` asc."""
         if k <= 0:
             return []
-        return heapq.nsmallest(k, self.scores(query, allowed).items(), key=_rank_key)
-
-
-def _rank_key(item: tuple[str, float]) -> tuple[float, str]:
-    return (-item[1], item[0])
+        return heapq.nsmallest(k, self.scores(query, allowed).items(), key=lambda item: (-item[1], position[item[0]]))

@@ -50,15 +50,22 @@ class Corpus:
         "_cache_lock",
         "_fields",
         "_fixed",
+        "_next_position",
         "_unindexed",
         "dimension",
         "keywords",
+        "position",
         "records",
         "vectors",
     )
 
     def __init__(self, vectors: VectorBackend, dimension: Optional[int] = None) -> None:
         self.records: dict[str, Record] = {}
+        #: Each id's place in the index: a counter value given at its first insertion, kept by an
+        #: upsert, dropped by a delete (a re-added id goes last). Ties in every ranking order by it,
+        #: as in the real SDK (QRY-6); it orders ids exactly as ``records`` (a dict) does.
+        self.position: dict[str, int] = {}
+        self._next_position = 0
         self.vectors = vectors
         self.keywords = KeywordIndex()
         #: Length of every stored vector. A built-in model fixes it up front; a custom index has
@@ -85,6 +92,9 @@ class Corpus:
             if old is not None:
                 self._unindex(old)
             stored[record.id] = record
+            if old is None:
+                self.position[record.id] = self._next_position
+                self._next_position += 1
             self.keywords.add(record.id, record.text)
             self._index(record)
         if self.dimension is None:
@@ -115,6 +125,7 @@ class Corpus:
         self._changed()
         for doc_id in present:
             self._unindex(self.records.pop(doc_id))
+            del self.position[doc_id]
             self.keywords.remove(doc_id)
         if not self.records and not self._fixed:
             self.dimension = None

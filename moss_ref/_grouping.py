@@ -1,6 +1,11 @@
 """Parent grouping (S-26, S-31, Q-11): collapse sibling documents into one result per parent.
 
-Reference choices (the real SDK leaves them open, §12.18):
+A grouped *query* result (``collapse``, observed: moss 1.21.0) has ``id`` = the parent value,
+``text`` = the texts of the siblings among the ranked hits joined by ``"\\n"`` in
+``order_field`` order, ``metadata`` and ``payload`` of the first sibling in that order, and the
+highest ``score`` of its siblings; groups come in the order of their best-placed sibling.
+
+get_docs grouping (``group``), reference choices:
 
 * documents sharing the value of metadata field ``parent_field`` form one group; the group's
   result has ``id`` = the parent value, ``text`` = the siblings' texts joined by ``"\\n"`` in
@@ -13,7 +18,8 @@ Reference choices (the real SDK leaves them open, §12.18):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Optional, TypeVar
+from dataclasses import dataclass
+from typing import Generic, Optional, TypeVar
 
 from ._corpus import Record
 from ._ordering import field_sort_key
@@ -27,6 +33,33 @@ def is_parent_grouping(value: object) -> bool:
     return (
         isinstance(value, ParentGrouping) and isinstance(value.parent_field, str) and isinstance(value.order_field, str)
     )
+
+
+@dataclass(frozen=True)
+class Group(Generic[T]):
+    """One collapsed group: its members in result order and in ``order_field`` order."""
+
+    id: str
+    text: str
+    members: list[T]  # result order (the first is the best-placed)
+    ordered: list[T]  # order_field order (numeric-aware, ties and missing values by id)
+
+
+def collapse(
+    items: Sequence[T], record_of: Callable[[T], Record], parent_field: str, order_field: str
+) -> list[Group[T]]:
+    """Group ``items`` (already in result order) by ``parent_field``, groups in order of their first member."""
+    groups: dict[tuple[bool, str], list[T]] = {}
+    for item in items:
+        record = record_of(item)
+        parent: Optional[str] = (record.metadata or {}).get(parent_field)
+        key = (True, parent) if parent is not None else (False, record.id)
+        groups.setdefault(key, []).append(item)
+    out: list[Group[T]] = []
+    for (has_parent, group_id), members in groups.items():
+        ordered = sorted(members, key=lambda m: field_sort_key(record_of(m), order_field)) if has_parent else members
+        out.append(Group(group_id, "\n".join(record_of(m).text for m in ordered), members, ordered))
+    return out
 
 
 def group(

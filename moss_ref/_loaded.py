@@ -5,11 +5,13 @@ mutates it. Reloading builds a new core and swaps the registry entry, so a query
 holds the old core finishes on it undisturbed.
 
 ``query_loaded`` ranks one or several loaded indexes. For one index it is exactly the session
-pipeline (``_query.run``). For several (``query_multi_index``) each signal's candidates are
-gathered from every index and ranked together — vector list by (s desc, id, index position),
-keyword list by (BM25 desc, id, index position), each index scoring BM25 with its own
-statistics — then fused by the same weighted RRF and ordered by (fused desc, s desc, id,
-index position). With a single index both paths give the same answer (tested).
+pipeline (``_query.run``), honouring ``min_score`` and ``candidate_depth`` as the real client
+does; ``group_by`` is ignored (the 1.21 client never passes it on). For several
+(``query_multi_index``) each signal's candidates are gathered from every index and ranked
+together — vector list by (s desc, index position, position), keyword list by (BM25 desc,
+index position, position), each index scoring BM25 with its own statistics — then fused by the
+same weighted RRF and ordered by (fused desc, index position, position). With a single index
+both paths give the same answer (tested).
 """
 
 from __future__ import annotations
@@ -20,11 +22,21 @@ from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ._corpus import Corpus, Record
+from ._corpus import Corpus
 from ._errors import query_invalid
-from ._grouping import group
 from ._protocols import Embedder, VectorBackend
-from ._query import RRF_K, Hit, QueryPlan, check_query_vector, plan_query, run, unit_float32
+from ._query import (
+    RRF_K,
+    Hit,
+    QueryPlan,
+    check_query_vector,
+    plan_query,
+    rank_keywords,
+    rank_vectors,
+    run,
+    scored,
+    unit_float32,
+)
 from ._session_core import SessionCore
 from ._snapshot import contents_for
 from ._store import StoredIndex
@@ -101,7 +113,13 @@ def query_loaded(
     custom = first.is_custom
     single_dimension = first.corpus.dimension if not multi else None
     plan = plan_query(
-        text, options, custom=False, dimension=single_dimension, default_top_k=10 if multi else 5, strict=strict
+        text,
+        _without_grouping(options),
+        custom=False,
+        dimension=single_dimension,
+        default_top_k=10 if multi else 5,
+        strict=strict,
+        client_options=True,
     )
     if custom and plan.embedding is None and plan.needs_vector and not plan.blank:
         raise query_invalid(CANNOT_EMBED)
@@ -109,7 +127,7 @@ def query_loaded(
         # QRY-2 at every alpha, against every index, before any index is skipped (CLD-14)
         for _, core in entries:
             if core.corpus.dimension is not None:
-                check_query_vector(plan.embedding, core.corpus.dimension)
+                check_query_vector(plan.embedding, core.corpus.dimension, used=plan.needs_vector)
 
     def embed(query: str) -> Sequence[float]:
         return first.embed_texts([query])[0]
@@ -124,10 +142,20 @@ def query_loaded(
     return SearchResult(docs, plan.text, None if multi else entries[0][0], elapsed, first.model_id)
 
 
+def _without_grouping(options: Optional[QueryOptions]) -> Optional[QueryOptions]:
+    """``options`` with ``group_by`` dropped: the client's queries never group (the 1.21 client drops it)."""
+    if not isinstance(options, QueryOptions) or options.group_by is None:
+        return options
+    copy = QueryOptions.__new__(QueryOptions)
+    copy.__dict__.update(vars(options))
+    copy.group_by = None
+    return copy
+
+
 def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str], Sequence[float]]) -> list[_Ranked]:
-    if plan.top_k == 0 or (plan.blank and plan.embedding is None):
+    if plan.top_k == 0 or (plan.blank and (plan.embedding is None or plan.alpha == 0.0)):
         return []
-    k = plan.top_k * (4 if plan.group_by is not None else 1)
+    k = plan.top_k
     raw: Optional[Sequence[float]] = plan.embedding
     parts: list[tuple[int, Corpus, Optional[Set[str]], Optional[list[float]]]] = []
     for pos, corpus in enumerate(corpora):
@@ -145,65 +173,67 @@ def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str]
             query_vector = unit_float32(check_query_vector(raw, corpus.dimension))
         parts.append((pos, corpus, allowed, query_vector))
     if plan.alpha >= 1.0 or plan.blank:
-        pool = [(-s, i, pos, s) for pos, c, allowed, qv in parts for i, s in c.vectors.rank(qv or [], k, allowed)]
-        hits: list[_Ranked] = [(pos, Hit(i, s)) for _, i, pos, s in sorted(pool)[:k]]
+        hits: list[_Ranked] = [(pos, Hit(i, s)) for pos, i, s in _vector_pool(parts, k)]
     elif plan.alpha <= 0.0:
-        kw = [(-b, i, pos) for pos, c, allowed, _ in parts for i, b in c.keywords.rank(plan.text, k, allowed)]
-        hits = [(pos, Hit(i, None)) for _, i, pos in sorted(kw)[:k]]
+        hits = [(pos, Hit(i, None)) for pos, i, _ in _keyword_pool(plan.text, parts, k)]
     else:
-        hits = _fuse_multi(plan, parts, max(plan.depth, k))
+        hits = _fuse_multi(plan, parts, plan.depth)
+    by_pos = {pos: corpus for pos, corpus, _, _ in parts}
     if plan.min_score is not None:
-        hits = [(pos, h) for pos, h in hits if h.score >= plan.min_score]
-    return hits if plan.group_by is not None else hits[: plan.top_k]
+        hits = [(pos, h) for pos, h in _scored(by_pos, hits) if h.score >= plan.min_score]
+    return _scored(by_pos, hits[:k])
 
 
-def _fuse_multi(
-    plan: QueryPlan, parts: Sequence[tuple[int, Corpus, Optional[Set[str]], Optional[list[float]]]], depth: int
-) -> list[_Ranked]:
-    """The hybrid rule of R-Q-3 over candidates gathered from every index (CLD-14)."""
-    vectors = sorted(
-        (-s, i, pos, s) for pos, c, allowed, qv in parts for i, s in c.vectors.rank(qv or [], depth, allowed)
-    )[:depth]
-    keywords = sorted(
-        (-b, i, pos) for pos, c, allowed, _ in parts for i, b in c.keywords.rank(plan.text, depth, allowed)
-    )[:depth]
+_Part = tuple[int, Corpus, Optional[Set[str]], Optional[list[float]]]
+
+
+def _scored(by_pos: dict[int, Corpus], hits: Sequence[_Ranked]) -> list[_Ranked]:
+    return [(pos, scored(by_pos[pos], [hit])[0]) for pos, hit in hits]
+
+
+def _vector_pool(parts: Sequence[_Part], k: int) -> list[tuple[int, str, float]]:
+    """The ``k`` best ``(index position, id, s)`` over every index: (s desc, index position, position)."""
+    pool = [
+        (-s, pos, c.position[i], i, s)
+        for pos, c, allowed, qv in parts
+        for i, s in rank_vectors(c, qv or [], k, allowed)
+    ]
+    return [(pos, i, s) for _, pos, _, i, s in sorted(pool)[:k]]
+
+
+def _keyword_pool(text: str, parts: Sequence[_Part], k: int) -> list[tuple[int, str, float]]:
+    """The ``k`` best ``(index position, id, bm25)``, each index with its own statistics."""
+    pool = [
+        (-b, pos, c.position[i], i, b) for pos, c, allowed, _ in parts for i, b in rank_keywords(c, text, k, allowed)
+    ]
+    return [(pos, i, b) for _, pos, _, i, b in sorted(pool)[:k]]
+
+
+def _fuse_multi(plan: QueryPlan, parts: Sequence[_Part], depth: int) -> list[_Ranked]:
+    """The hybrid rule of QRY-5 over candidates gathered from every index (CLD-14)."""
     fused: dict[tuple[int, str], float] = {}
     similarity: dict[tuple[int, str], float] = {}
-    for rank, (_, doc_id, pos, s) in enumerate(vectors, start=1):
+    for rank, (pos, doc_id, s) in enumerate(_vector_pool(parts, depth), start=1):
         fused[(pos, doc_id)] = plan.alpha / (RRF_K + rank)
         similarity[(pos, doc_id)] = s
-    for rank, (_, doc_id, pos) in enumerate(keywords, start=1):
+    for rank, (pos, doc_id, _) in enumerate(_keyword_pool(plan.text, parts, depth), start=1):
         fused[(pos, doc_id)] = fused.get((pos, doc_id), 0.0) + (1.0 - plan.alpha) / (RRF_K + rank)
     by_pos = {pos: (c, qv) for pos, c, _, qv in parts}
     for key in fused:
         if key not in similarity:
             corpus, qv = by_pos[key[0]]
             similarity[key] = corpus.vectors.similarities(qv or [], [key[1]])[key[1]]
-    order = sorted(fused, key=lambda key: (-fused[key], -similarity[key], key[1], key[0]))
+    order = sorted(fused, key=lambda key: (-fused[key], key[0], by_pos[key[0]][0].position[key[1]]))
     return [(pos, Hit(doc_id, similarity[(pos, doc_id)])) for pos, doc_id in order]
 
 
 def _results(
     ranked: Sequence[_Ranked], names: Sequence[str], corpora: Sequence[Corpus], plan: QueryPlan, multi: bool
 ) -> list[QueryResultDocumentInfo]:
-    def record(item: _Ranked) -> Record:
-        return corpora[item[0]].records[item[1].id]
-
-    def result(item: _Ranked, doc_id: str, text: str) -> QueryResultDocumentInfo:
-        rec = record(item)
+    out = []
+    for pos, hit in ranked:
+        rec = corpora[pos].records[hit.id]
         metadata = None if rec.metadata is None else dict(rec.metadata)
-        index_name = names[item[0]] if multi else None
-        return QueryResultDocumentInfo(doc_id, text, metadata, item[1].score, index_name, rec.payload)
-
-    if plan.group_by is None:
-        return [result(item, item[1].id, record(item).text) for item in ranked]
-    # Siblings collapse within their own index; groups keep the place of their best member.
-    placed: list[tuple[int, _Ranked, str, str]] = []
-    for pos in sorted({item[0] for item in ranked}):
-        members = [(n, item) for n, item in enumerate(ranked) if item[0] == pos]
-        for (n, item), gid, text in group(
-            members, lambda m: record(m[1]), plan.group_by.parent_field, plan.group_by.order_field
-        ):
-            placed.append((n, item, gid, text))
-    placed.sort(key=lambda p: p[0])
-    return [result(item, gid, text) for _, item, gid, text in placed[: plan.top_k]]
+        index_name = names[pos] if multi else None
+        out.append(QueryResultDocumentInfo(hit.id, rec.text, metadata, hit.score, index_name, rec.payload))
+    return out

@@ -1,15 +1,20 @@
-"""Query validation and hybrid ranking (R-Q-1..R-Q-9, Q-1..Q-12, S-27..S-31).
+"""Query validation and hybrid ranking (QRY-1..QRY-14; observed: moss 1.21.0).
 
 A query is first turned into a :class:`QueryPlan` — every option checked, the filter compiled —
 before any document is looked at; then :func:`run` ranks the corpus:
 
 * vector signal: ``s = dot(q32, d)`` with ``q32`` the float32-rounded unit query (exact, see
-  ``_protocols``); shown score ``clamp(s, 0, 1)``; order (s desc, id asc);
-* keyword signal: BM25 (``_bm25``); order (bm25 desc, id asc);
-* ``alpha == 1`` ranks by the vector, ``alpha == 0`` by keywords with every score 0, anything
-  in between fuses each signal's top ``depth`` by weighted Reciprocal Rank Fusion
-  ``alpha/(60 + rank_v) + (1 - alpha)/(60 + rank_k)`` and orders by (fused desc, s desc, id asc);
-* filters restrict both signals before ranking; ``min_score`` applies before ``top_k``.
+  ``_protocols``); order (s desc, position asc). The shown score is the cosine ``s / |d|``,
+  clamped to [0, 1] and rounded to float32 — alpha and rank never change it;
+* keyword signal: BM25 (``_bm25``); order (bm25 desc, position asc);
+* ``alpha`` is clamped to [0, 1]; ``alpha == 1`` ranks by the vector, ``alpha == 0`` by keywords
+  with every score 0, anything in between fuses each signal's top ``2 * top_k`` by weighted
+  Reciprocal Rank Fusion ``alpha/(30 + rank_v) + (1 - alpha)/(30 + rank_k)`` and orders by
+  (fused desc, position asc);
+* ``position`` is a document's place in the index (first insertion order, kept by upserts);
+* a session ignores ``min_score`` and ``candidate_depth`` (the 1.21 session drops them);
+  ``MossClient.query`` honours them (``client_options=True``);
+* filters restrict both signals before ranking.
 """
 
 from __future__ import annotations
@@ -30,14 +35,16 @@ from ._types import ParentGrouping, QueryOptions
 
 _PLAIN_NUMBERS: Final = frozenset((float, int))
 
-RRF_K = 60
+RRF_K = 30
 DEFAULT_ALPHA = 0.8
+GROUP_FETCH = 10  # a grouped query ranks top_k * 10 hits, then collapses siblings
 CUSTOM_NEEDS_EMBEDDING = "This session uses custom embeddings. Provide a query embedding via QueryOptions.embedding."
+_FLOAT32_MAX: Final = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
 class QueryPlan:
-    """A validated query."""
+    """A validated query. ``alpha`` is already clamped to [0, 1]."""
 
     text: str
     top_k: int
@@ -55,20 +62,21 @@ class QueryPlan:
     @property
     def needs_vector(self) -> bool:
         """Whether ranking uses the vector signal at all (alpha 0 never embeds, Q-6)."""
-        return self.alpha > 0 or (self.blank and self.embedding is not None)
+        return self.alpha > 0
+
+    @property
+    def fetch(self) -> int:
+        """How many ranked hits the query needs: ``top_k``, or ``GROUP_FETCH * top_k`` when grouped."""
+        return self.top_k * (GROUP_FETCH if self.group_by is not None else 1)
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked document: its id and exact similarity (None at keyword-only ranking)."""
+    """One ranked document: its id, its exact similarity (None at keyword-only ranking) and shown score."""
 
     id: str
     similarity: Optional[float]
-
-    @property
-    def score(self) -> float:
-        """Shown score: the clamped similarity, 0 for keyword-only ranking (Q-4)."""
-        return 0.0 if self.similarity is None else min(1.0, max(0.0, self.similarity))
+    score: float = 0.0
 
 
 def _is_number(value: object) -> bool:
@@ -83,26 +91,41 @@ def _to_float(value: Real) -> float:
         return -math.inf if value < 0 else math.inf
 
 
+def _finite(name: str, value: object, what: str) -> float:
+    """A finite real number (no bool, no NaN, nothing too large for a float), else InvalidArgumentError."""
+    number = _to_float(value) if _is_number(value) else math.nan  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise query_invalid(f"{name} must be {what}; got {value!r}")
+    return number
+
+
 def _unit_interval(name: str, value: object, what: str) -> float:
     """A real number in [0, 1] (no bool, no NaN, nothing too large for a float), else InvalidArgumentError."""
-    number = _to_float(value) if _is_number(value) else math.nan  # type: ignore[arg-type]
+    number = _finite(name, value, f"{what} between 0.0 and 1.0")
     if not 0.0 <= number <= 1.0:
         raise query_invalid(f"{name} must be {what} between 0.0 and 1.0; got {value!r}")
     return number
 
 
 def _count(name: str, value: object, default: int) -> int:
+    """A non-negative int (a bool counts as 0 or 1, as in the real SDK), else InvalidArgumentError."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not isinstance(value, int):
         raise query_invalid(f"{name} must be a non-negative integer; got {value!r}")
     if value < 0:
         raise query_invalid(f"{name} must be a non-negative integer; got {value}")
-    return value
+    return int(value)
 
 
-def check_query_vector(vector: object, dimension: Optional[int]) -> list[float]:
-    """M-7 / R-Q-1: non-empty, finite, of the index dimension, nonzero."""
+def check_query_vector(vector: object, dimension: Optional[int], *, used: bool = True) -> list[float]:
+    """QRY-2: non-empty, finite as float32, of the index dimension; with a usable norm when ``used``.
+
+    Every component is read as float32 (a value beyond the float32 range is infinite, so
+    refused). The norm matters only when the vector signal is used (``alpha > 0``): then the sum
+    of the squared float32 components, rounded to float32, must be neither 0 nor infinite — so an
+    all-zero vector is refused there and accepted by a keyword-only query (observed: moss 1.21.0).
+    """
     if isinstance(vector, (str, bytes)) or not isinstance(vector, Sequence):
         raise query_invalid(f"query embedding must be a sequence of numbers; got {type(vector).__name__}")
     items = vector if type(vector) is list else list(vector)  # one pass over the caller's sequence
@@ -120,19 +143,27 @@ def check_query_vector(vector: object, dimension: Optional[int]) -> list[float]:
     if not values:
         raise query_invalid("query embedding must be non-empty.")
     # A finite sum proves every component finite (one inf or nan makes the sum inf or nan).
-    if not math.isfinite(sum(values)) and not all(math.isfinite(x) for x in values):
-        raise query_invalid("query embedding must contain only finite numbers; every component must be a finite number")
+    if not (math.isfinite(sum(values)) and max(map(abs, values)) <= _FLOAT32_MAX):
+        if not all(math.isfinite(x) and abs(x) <= _FLOAT32_MAX for x in values):
+            raise query_invalid(
+                "query embedding must contain only finite numbers; every component must be a finite float32 number "
+                f"(at most {_FLOAT32_MAX:g} in magnitude)"
+            )
     if dimension is not None and len(values) != dimension:
         raise query_invalid(f"Invalid query embedding length: expected {dimension} but received {len(values)}.")
-    if not any(values):
-        raise query_invalid(
-            "query embedding must have a nonzero norm; an all-zero vector has no direction for cosine similarity"
-        )
+    if used:
+        as32 = array("f", values)
+        square_sum = array("f", [min(math.fsum(map(mul, as32, as32)), 2 * _FLOAT32_MAX)])[0]
+        if square_sum == 0.0 or math.isinf(square_sum):
+            raise query_invalid(
+                "query embedding must have a nonzero, finite norm: the sum of its squared float32 components "
+                "is 0 or overflows float32, so it has no direction for cosine similarity (alpha 0 accepts it)"
+            )
     return values
 
 
 def unit_float32(vector: Sequence[float]) -> list[float]:
-    """``q / |q|`` computed in float64, then rounded to float32 (the query side of R-Q-1)."""
+    """``q / |q|`` computed in float64, then rounded to float32 (the query side of QRY-1)."""
     norm = math.sqrt(math.fsum(map(mul, vector, vector)))
     if not math.isfinite(norm) or norm == 0.0:
         # Components so large their squares overflow: rescale first (the direction is what counts).
@@ -151,8 +182,16 @@ def plan_query(
     dimension: Optional[int],
     default_top_k: int = 5,
     strict: bool = False,
+    client_options: bool = False,
 ) -> QueryPlan:
-    """Validate a query completely (S-28 first, then every option) before ranking."""
+    """Validate a query completely (S-28 first, then every option) before ranking.
+
+    ``alpha`` must be a finite number and is clamped to [0, 1] (strict mode refuses values
+    outside). A grouped query ranks like an ungrouped one with ``top_k * GROUP_FETCH`` (so its
+    candidate depth is twice that), then collapses siblings into at most ``top_k`` groups.
+    ``client_options``: honour ``min_score`` and ``candidate_depth`` (``MossClient.query``); a
+    session ignores both, unchecked, as the 1.21 session does (strict mode refuses them there).
+    """
     opts = options if options is not None else QueryOptions()
     if not isinstance(opts, QueryOptions):
         raise query_invalid(f"options must be a QueryOptions or None; got {type(opts).__name__}")
@@ -161,65 +200,125 @@ def plan_query(
     if not isinstance(text, str):
         raise query_invalid(f"query must be a str; got {type(text).__name__}")
     top_k = _count("top_k", opts.top_k, default_top_k)
-    alpha = _unit_interval("alpha", DEFAULT_ALPHA if opts.alpha is None else opts.alpha, "a finite number")
-    embedding = None if opts.embedding is None else check_query_vector(opts.embedding, dimension)
-    flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=strict)
-    min_score: Optional[float] = None
-    if opts.min_score is not None:
-        min_score = _unit_interval("min_score", opts.min_score, "a number")
-        if alpha == 0.0:
-            raise query_invalid(
-                "min_score requires a query embedding; it is not supported for keyword-only queries "
-                "(alpha == 0 or an index with no vectors)"
-            )
-    if opts.candidate_depth is not None:
-        depth = _count("candidate_depth", opts.candidate_depth, 0)
-        if depth < 1:
-            raise query_invalid(f"candidate_depth must be at least 1; got {depth}")
-        depth = max(depth, top_k)
+    raw_alpha = DEFAULT_ALPHA if opts.alpha is None else opts.alpha
+    if strict:
+        alpha = _unit_interval("alpha", raw_alpha, "a finite number")
     else:
-        depth = 2 * top_k
+        alpha = min(1.0, max(0.0, _finite("alpha", raw_alpha, "a finite number (clamped to [0, 1])")))
+    embedding = None
+    if opts.embedding is not None:
+        embedding = check_query_vector(opts.embedding, dimension, used=alpha > 0)
+    flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=strict)
     group_by = opts.group_by
     if group_by is not None and not is_parent_grouping(group_by):
         raise query_invalid(f"group_by must be a ParentGrouping of two str field names or None; got {group_by!r}")
+    fetch = top_k * (GROUP_FETCH if group_by is not None else 1)
+    min_score: Optional[float] = None
+    depth = 2 * fetch
+    if client_options:
+        if opts.min_score is not None:
+            min_score = _unit_interval("min_score", opts.min_score, "a number")
+            if alpha == 0.0:
+                raise query_invalid(
+                    "min_score requires a query embedding; it is not supported for keyword-only queries "
+                    "(alpha == 0 or an index with no vectors)"
+                )
+        if opts.candidate_depth is not None:
+            depth = _count("candidate_depth", opts.candidate_depth, 0)
+            if depth < 1:
+                raise query_invalid(f"candidate_depth must be at least 1; got {depth}")
+            depth = max(depth, fetch)
+    elif strict:
+        for name in ("min_score", "candidate_depth"):
+            if getattr(opts, name) is not None:
+                raise query_invalid(
+                    f"SessionIndex.query ignores {name} (the real SDK never applies it in a session); "
+                    "leave it None here, or use MossClient.query on a loaded index, which honours it"
+                )
     return QueryPlan(text, top_k, alpha, embedding, flt, min_score, depth, group_by)
 
 
+def rank_vectors(
+    corpus: Corpus, query_vector: list[float], k: int, allowed: Optional[Set[str]]
+) -> list[tuple[str, float]]:
+    """The ``k`` best ``(id, s)`` by (s desc, position asc) (QRY-6).
+
+    Backends order ties by id; to order them by position, ask for one more row than needed and,
+    while the extra row still ties with the k-th, for twice as many, so every document tied with
+    the k-th is seen before the cut.
+    """
+    if k <= 0:
+        return []
+    want = k + 1
+    while True:
+        got = corpus.vectors.rank(query_vector, want, allowed)
+        if len(got) < want or got[-1][1] < got[k - 1][1]:
+            break
+        want *= 2
+    position = corpus.position
+    got.sort(key=lambda item: (-item[1], position[item[0]]))
+    return got[:k]
+
+
+def rank_keywords(corpus: Corpus, text: str, k: int, allowed: Optional[Set[str]]) -> list[tuple[str, float]]:
+    """The ``k`` best ``(id, bm25)`` by (bm25 desc, position asc) (QRY-3, QRY-6)."""
+    return corpus.keywords.rank(text, k, corpus.position, allowed)
+
+
+def shown_score(corpus: Corpus, doc_id: str, similarity: float) -> float:
+    """QRY-1: the cosine ``s / |d|`` clamped to [0, 1], as float32; 0 for a zero document vector."""
+    vector = corpus.vectors.get(doc_id) or []
+    norm = math.sqrt(math.fsum(map(mul, vector, vector)))
+    if norm == 0.0:
+        return 0.0
+    return array("f", [min(1.0, max(0.0, similarity / norm))])[0]
+
+
+def scored(corpus: Corpus, hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` with their shown scores filled in (0 for keyword-only hits)."""
+    return [
+        h if h.similarity is None else Hit(h.id, h.similarity, shown_score(corpus, h.id, h.similarity)) for h in hits
+    ]
+
+
 def run(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[float]]) -> list[Hit]:
-    """Rank ``corpus`` for a validated plan; ``embed_query`` is called only if the vector signal is used."""
-    if plan.top_k == 0 or (plan.blank and plan.embedding is None) or len(corpus) == 0:
+    """Rank ``corpus`` for a validated plan; ``embed_query`` is called only if the vector signal is used.
+
+    A blank query returns nothing at alpha 0 and without an embedding; with an embedding at
+    alpha > 0 it ranks by the vector alone (observed: moss 1.21.0). Returns ``plan.fetch`` hits
+    at most (more only before ``min_score`` applies).
+    """
+    if plan.top_k == 0 or len(corpus) == 0 or (plan.blank and (plan.embedding is None or plan.alpha == 0.0)):
         return []
     allowed = corpus.allowed(plan.filter)
     if allowed is not None and not allowed:
         return []
     if plan.needs_vector and corpus.dimension is None:
         return []  # a custom index with no vectors yet (R-Q-9)
-    k = plan.top_k
-    if plan.group_by is not None:
-        k = 4 * plan.top_k  # over-fetch so sibling hits can collapse into up to top_k groups
+    k = plan.fetch
     query_vector: Optional[list[float]] = None
     if plan.needs_vector:
         raw = plan.embedding if plan.embedding is not None else embed_query(plan.text)
         query_vector = unit_float32(check_query_vector(raw, corpus.dimension))
     if plan.alpha >= 1.0 or plan.blank:
         assert query_vector is not None
-        hits = [Hit(i, s) for i, s in corpus.vectors.rank(query_vector, k, allowed)]
+        hits = [Hit(i, s) for i, s in rank_vectors(corpus, query_vector, k, allowed)]
     elif plan.alpha <= 0.0:
-        hits = [Hit(i, None) for i, _ in corpus.keywords.rank(plan.text, k, allowed)]
+        hits = [Hit(i, None) for i, _ in rank_keywords(corpus, plan.text, k, allowed)]
     else:
         assert query_vector is not None
-        hits = _fuse(plan, corpus, query_vector, allowed, max(plan.depth, k))
+        hits = _fuse(plan, corpus, query_vector, allowed, plan.depth)
     if plan.min_score is not None:
-        hits = [h for h in hits if h.score >= plan.min_score]
-    return hits if plan.group_by is not None else hits[: plan.top_k]
+        hits = [h for h in scored(corpus, hits) if h.score >= plan.min_score]
+    return scored(corpus, hits[:k])
 
 
 def _fuse(
     plan: QueryPlan, corpus: Corpus, query_vector: list[float], allowed: Optional[Set[str]], depth: int
 ) -> list[Hit]:
-    """Weighted RRF of the two candidate lists (R-Q-3); order (fused desc, s desc, id asc) (R-Q-4)."""
-    vector_list = corpus.vectors.rank(query_vector, depth, allowed)
-    keyword_list = corpus.keywords.rank(plan.text, depth, allowed)
+    """Weighted RRF of the two candidate lists (QRY-5); order (fused desc, position asc) (QRY-6)."""
+    vector_list = rank_vectors(corpus, query_vector, depth, allowed)
+    keyword_list = rank_keywords(corpus, plan.text, depth, allowed)
     fused: dict[str, float] = {}
     similarity = dict(vector_list)
     for rank, (doc_id, _) in enumerate(vector_list, start=1):
@@ -229,5 +328,6 @@ def _fuse(
     missing = [doc_id for doc_id, _ in keyword_list if doc_id not in similarity]
     if missing:
         similarity.update(corpus.vectors.similarities(query_vector, missing))
-    order = sorted(fused, key=lambda doc_id: (-fused[doc_id], -similarity[doc_id], doc_id))
+    position = corpus.position
+    order = sorted(fused, key=lambda doc_id: (-fused[doc_id], position[doc_id]))
     return [Hit(doc_id, similarity[doc_id]) for doc_id in order]

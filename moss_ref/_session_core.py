@@ -20,7 +20,7 @@ from ._docs_input import to_document_infos
 from ._embedding import embed_checked
 from ._errors import InvalidArgumentError, internal, invalid
 from ._filters import compile_filter
-from ._grouping import group, is_parent_grouping
+from ._grouping import collapse, group, is_parent_grouping
 from ._models import CUSTOM
 from ._ordering import sort_records
 from ._protocols import Embedder, EmbedderFingerprint, VectorBackend
@@ -162,7 +162,11 @@ class SessionCore:
                 raise invalid(f"Inconsistent embedding dimensions: expected {dimension}, got {got} in doc '{doc.id}'")
 
     def _plan_batch(self, docs: Sequence[DocumentInfo], upsert: bool) -> tuple[list[DocumentInfo], int, int]:
-        """R-D-2/R-D-3: apply in order; count added/updated; the last applied copy of an id wins."""
+        """R-D-2/R-D-3: apply in order; count added/updated; the last applied copy of an id wins.
+
+        An id keeps the place of its first copy in the batch, which is the position that orders
+        ties (QRY-6; observed: moss 1.21.0, batch a, b, a ranks a before b).
+        """
         present = set(self._corpus.records)
         final: dict[str, DocumentInfo] = {}
         added = updated = 0
@@ -174,8 +178,7 @@ class SessionCore:
             else:
                 added += 1
                 present.add(doc.id)
-            final.pop(doc.id, None)  # keep final in order of last application
-            final[doc.id] = doc
+            final[doc.id] = doc  # the last copy wins, in the place of the first
         return list(final.values()), added, updated
 
     def _vectors_for(self, docs: Sequence[DocumentInfo]) -> list[Sequence[float]]:
@@ -232,11 +235,12 @@ class SessionCore:
         embedding = self._corpus.vectors.get(record.id) if self.is_custom else None
         return DocumentInfo(record.id, record.text, _copy(record.metadata), embedding, record.payload)
 
-    # -- query (S-27..S-32, R-Q-*) -----------------------------------------------------------
+    # -- query (S-27..S-32, QRY rules) --------------------------------------------------------
 
     def query(
         self, query: object, options: Optional[QueryOptions] = None, *, index_name: Optional[str] = None
     ) -> SearchResult:
+        """QRY rules: ``min_score`` and ``candidate_depth`` are ignored; a custom session's ``model_id`` is None."""
         with self._lock:
             self.ensure_open()
             started = time.perf_counter()
@@ -246,21 +250,21 @@ class SessionCore:
             hits = run(plan, self._corpus, lambda text: self.embed_texts([text])[0])
             docs = self._results(hits, plan.group_by, plan.top_k, index_name)
             elapsed = int((time.perf_counter() - started) * 1000)
-            return SearchResult(docs, plan.text, self._name, elapsed, self._model_id)
+            return SearchResult(docs, plan.text, self._name, elapsed, None if self.is_custom else self._model_id)
 
     def _results(
         self, hits: list[Hit], grouping: Optional[ParentGrouping], top_k: int, index_name: Optional[str]
     ) -> list[QueryResultDocumentInfo]:
         records = self._corpus.records
 
-        def result(hit: Hit, doc_id: str, text: str) -> QueryResultDocumentInfo:
+        def result(hit: Hit, doc_id: str, text: str, score: float) -> QueryResultDocumentInfo:
             record = records[hit.id]
-            return QueryResultDocumentInfo(doc_id, text, _copy(record.metadata), hit.score, index_name, record.payload)
+            return QueryResultDocumentInfo(doc_id, text, _copy(record.metadata), score, index_name, record.payload)
 
         if grouping is None:
-            return [result(h, h.id, records[h.id].text) for h in hits]
-        grouped = group(hits, lambda h: records[h.id], grouping.parent_field, grouping.order_field)
-        return [result(lead, gid, text) for lead, gid, text in grouped[:top_k]]
+            return [result(h, h.id, records[h.id].text, h.score) for h in hits]
+        groups = collapse(hits, lambda h: records[h.id], grouping.parent_field, grouping.order_field)
+        return [result(g.ordered[0], g.id, g.text, max(h.score for h in g.members)) for g in groups[:top_k]]
 
     # -- bulk replacement (used by stores and disk snapshots) ---------------------------------
 

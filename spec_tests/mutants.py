@@ -90,9 +90,9 @@ class _RemembersInsertion(Mutant):
         return self._order.get(doc["id"], 1 << 30)
 
 
-class TiesByInsertion(_RemembersInsertion):
-    name = "ties_by_insertion"
-    bug = "equal vector scores are ordered by insertion instead of by id"
+class TiesById(Mutant):
+    name = "ties_by_id"
+    bug = "equal vector scores are ordered by id instead of by position (first insertion)"
 
     def step(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         out = super().step(op, args)
@@ -105,7 +105,7 @@ class TiesByInsertion(_RemembersInsertion):
                 while j + 1 < len(docs) and docs[j + 1]["score"] == docs[i]["score"]:
                     j += 1
                 if docs[i]["score"] > 0:
-                    docs[i : j + 1] = sorted(docs[i : j + 1], key=self.inserted)
+                    docs[i : j + 1] = sorted(docs[i : j + 1], key=lambda d: d["id"])
                 i = j + 1
         return out
 
@@ -171,17 +171,15 @@ class ResumeAdoptsMismatch(Mutant):
             raise
 
 
-class MinScoreAfterTopK(Mutant):
-    name = "min_score_after_top_k"
-    bug = "min_score is applied after top_k truncation"
+class SessionAppliesMinScore(Mutant):
+    name = "session_applies_min_score"
+    bug = "SessionIndex.query drops results below min_score (the real session ignores it)"
 
     def step(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         out = super().step(op, args)
-        if op in ("query", "client_query") and "min_score" in args and response_kind(out) == "result":
-            plain = super().step(op, {k: v for k, v in args.items() if k != "min_score"})
-            if response_kind(plain) == "result":
-                threshold = args["min_score"]
-                out["result"]["docs"] = [d for d in plain["result"]["docs"] if d["score"] >= threshold]
+        threshold = decode_float(args.get("min_score"))
+        if op == "query" and isinstance(threshold, float) and response_kind(out) == "result":
+            out["result"]["docs"] = [d for d in out["result"]["docs"] if d["score"] >= threshold]
         return out
 
 
@@ -248,13 +246,13 @@ MUTANTS: dict[str, type[Mutant]] = {
     cls.name: cls
     for cls in (
         NeMatchesMissingField,
-        TiesByInsertion,
+        TiesById,
         UpsertFalseOverwrites,
         AlphaInverted,
         DeleteCountsUnknown,
         PushNotAtomic,
         ResumeAdoptsMismatch,
-        MinScoreAfterTopK,
+        SessionAppliesMinScore,
         FilterAfterTopK,
         GetDocsInsertionOrder,
         ClosedSessionUsable,

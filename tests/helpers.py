@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from moss_ref import DocumentInfo, MossClient
 from moss_ref._session import SessionIndex
 from moss_ref._store import MemoryStore
@@ -45,7 +47,7 @@ X2 = [
 
 
 def x3_docs() -> list[DocumentInfo]:
-    """X-3: the hybrid fixture (vectors along axis 0)."""
+    """X-3: the hybrid fixture: unit vectors whose first component is their cosine to axis 0."""
     spec = [
         ("emb1", 1.0, "noise text", "keep"),
         ("emb2", 0.9, "noise text", "keep"),
@@ -54,4 +56,4 @@ def x3_docs() -> list[DocumentInfo]:
         ("kw2", 0.05, " ".join(["focusterm"] * 4), "keep"),
         ("drop", 0.01, "irrelevant text", "drop"),
     ]
-    return [DocumentInfo(i, t, {"group": g}, [w, 0, 0, 0]) for i, w, t, g in spec]
+    return [DocumentInfo(i, t, {"group": g}, [w, math.sqrt(1 - w * w), 0, 0]) for i, w, t, g in spec]

@@ -1,8 +1,9 @@
 """A deliberately plain model of the session rules, written straight from CONFORMANCE.md.
 
 No incremental indexes, no shortlists: every query recomputes BM25 statistics from all documents
-and scores every vector. The state-machine test compares the real session with this after every
-step.
+and scores every vector. ``docs`` is a dict kept like the index: an upsert keeps a document's
+place, a delete drops it, so its order is the position order that breaks ties (QRY-6). The
+state-machine test compares the real session with this after every step.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def bm25_all(docs: Mapping[str, Doc], query: str) -> dict[str, float]:
     toks = {i: tokens(d.text) for i, d in docs.items()}
     avgdl = sum(len(t) for t in toks.values()) / n_docs if n_docs else 0.0
     out: dict[str, list[float]] = {}
-    for q in dict.fromkeys(tokens(query)):
+    for q in tokens(query):
         having = [i for i, t in toks.items() if q in t]
         if not having:
             continue
@@ -58,6 +59,12 @@ def similarity(q32: list[float], v: list[float]) -> float:
     return math.fsum(a * b for a, b in zip(q32, v))
 
 
+def cosine_score(s: float, v: list[float]) -> float:
+    """QRY-1: s / |v| clamped to [0, 1], as float32; 0 for a zero vector."""
+    norm = math.sqrt(math.fsum(x * x for x in v))
+    return 0.0 if norm == 0 else f32(min(1.0, max(0.0, s / norm)))
+
+
 def query(
     docs: Mapping[str, Doc],
     text: str,
@@ -69,33 +76,42 @@ def query(
     min_score: Optional[float] = None,
     depth: Optional[int] = None,
 ) -> list[tuple[str, float]]:
-    """``[(id, shown score)]`` per the ranking rules, for a custom-embedding query."""
+    """``[(id, shown score)]`` per the ranking rules, for a custom-embedding query.
+
+    ``min_score`` and ``depth`` are the client's options (QRY-7, QRY-9); a session ignores them.
+    """
     blank = not text.strip()
-    if top_k == 0 or (blank and embedding is None) or not docs:
+    alpha = min(1.0, max(0.0, alpha))
+    if top_k == 0 or (blank and (embedding is None or alpha == 0)) or not docs:
         return []
+    place = {i: n for n, i in enumerate(docs)}
     pool = {i: d for i, d in docs.items() if where is None or where(d.metadata)}
     depth = 2 * top_k if depth is None else max(depth, top_k)
     sims: dict[str, float] = {}
-    if embedding is not None and (alpha > 0 or blank):
+    if embedding is not None and alpha > 0:
         q = unit32(embedding)
         sims = {i: similarity(q, d.vector) for i, d in pool.items()}
+
+    def shown(i: str) -> float:
+        return cosine_score(sims[i], pool[i].vector)
+
     if alpha >= 1 or blank:
-        ranked = sorted(pool, key=lambda i: (-sims[i], i))
-        out = [(i, min(1.0, max(0.0, sims[i]))) for i in ranked]
+        ranked = sorted(pool, key=lambda i: (-sims[i], place[i]))
+        out = [(i, shown(i)) for i in ranked]
     elif alpha <= 0:
         bm = {i: s for i, s in bm25_all(docs, text).items() if i in pool}
-        out = [(i, 0.0) for i in sorted(bm, key=lambda i: (-bm[i], i))]
+        out = [(i, 0.0) for i in sorted(bm, key=lambda i: (-bm[i], place[i]))]
     else:
-        vec = sorted(pool, key=lambda i: (-sims[i], i))[:depth]
+        vec = sorted(pool, key=lambda i: (-sims[i], place[i]))[:depth]
         bm = {i: s for i, s in bm25_all(docs, text).items() if i in pool}
-        kw = sorted(bm, key=lambda i: (-bm[i], i))[:depth]
+        kw = sorted(bm, key=lambda i: (-bm[i], place[i]))[:depth]
         fused: dict[str, float] = {}
         for r, i in enumerate(vec, 1):
-            fused[i] = alpha / (60 + r)
+            fused[i] = alpha / (30 + r)
         for r, i in enumerate(kw, 1):
-            fused[i] = fused.get(i, 0.0) + (1 - alpha) / (60 + r)
-        ranked = sorted(fused, key=lambda i: (-fused[i], -sims[i], i))
-        out = [(i, min(1.0, max(0.0, sims[i]))) for i in ranked]
+            fused[i] = fused.get(i, 0.0) + (1 - alpha) / (30 + r)
+        ranked = sorted(fused, key=lambda i: (-fused[i], place[i]))
+        out = [(i, shown(i)) for i in ranked]
     if min_score is not None:
         out = [(i, s) for i, s in out if s >= min_score]
     return out[:top_k]

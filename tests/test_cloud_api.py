@@ -24,6 +24,7 @@ from moss_ref import (
     MossError,
     MutationOptions,
     MutationResult,
+    ParentGrouping,
     QueryOptions,
 )
 from moss_ref._dirstore import DirectoryStore
@@ -536,3 +537,25 @@ def test_a_closed_client_refuses_everything(store: Store) -> None:
         assert str(info.value) == "MossClient is closed" and not isinstance(info.value, MossError)
     with pytest.raises(InvalidArgumentError, match="SessionIndex is closed"):
         run(s.get_docs())
+
+
+def test_client_query_honours_min_score(store: Store) -> None:
+    """QRY-7, QRY-9, QRY-16: MossClient.query applies min_score and candidate_depth, and never groups."""
+    c = make(store)
+    docs = [DocumentInfo(f"d{i}", "t", {"p": "P", "n": str(i)}, [1.0, i / 10]) for i in range(6)]
+    run(c.create_index("v", docs))
+    run(c.load_index("v"))
+    plain = run(c.query("v", "", QueryOptions(embedding=[0.0, 1.0], alpha=1.0, top_k=6)))
+    kept = run(c.query("v", "", QueryOptions(embedding=[0.0, 1.0], alpha=1.0, top_k=6, min_score=0.3)))
+    assert [d.id for d in kept.docs] == [d.id for d in plain.docs if d.score >= 0.3] != [d.id for d in plain.docs]
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(InvalidArgumentError, match="min_score"):
+            run(c.query("v", "", QueryOptions(embedding=[0.0, 1.0], min_score=bad)))
+    with pytest.raises(InvalidArgumentError, match="keyword-only"):
+        run(c.query("v", "t", QueryOptions(embedding=[0.0, 1.0], alpha=0.0, min_score=0.1)))
+    with pytest.raises(InvalidArgumentError, match="candidate_depth must be at least 1; got 0"):
+        run(c.query("v", "t", QueryOptions(embedding=[0.0, 1.0], candidate_depth=0)))
+    grouped = run(
+        c.query("v", "", QueryOptions(embedding=[0.0, 1.0], alpha=1.0, top_k=3, group_by=ParentGrouping("p", "n")))
+    )
+    assert [d.id for d in grouped.docs] == [d.id for d in plain.docs[:3]]  # group_by ignored by the client

@@ -92,7 +92,7 @@ def test_x3_hybrid_fixture(vector_backend: str) -> None:
     s.core.add_docs(x3_docs())
     top2 = s.core.query("focusterm", QueryOptions(embedding=E, alpha=0.5, top_k=2))
     assert _ids(top2) == ["kw1", "cross"]
-    assert [d.score for d in top2.docs] == [model.f32(0.1), model.f32(0.8)]
+    assert [d.score for d in top2.docs] == pytest.approx([0.1, 0.8], abs=1e-7)  # cosines, not fused values
     kept = s.core.query(
         "focusterm",
         QueryOptions(embedding=E, alpha=0.5, top_k=4, filter={"field": "group", "condition": {"$eq": "keep"}}),
@@ -112,25 +112,57 @@ def test_x3_matches_plain_model_at_many_alphas(vector_backend: str) -> None:
             assert [(d.id, d.score) for d in got.docs] == want, (alpha, top_k)
 
 
-def test_alpha_one_ranks_by_similarity_and_scores_clamp(vector_backend: str) -> None:
+def test_alpha_one_ranks_by_dot_and_scores_cosine(vector_backend: str) -> None:
     s = custom_session(vector_backend)
     s.core.add_docs(
         [
             DocumentInfo("neg", "a", embedding=[-1, 0]),
-            DocumentInfo("big", "b", embedding=[3, 0]),  # unnormalised: s = 3, shown score 1
-            DocumentInfo("half", "c", embedding=[0.5, 0.5]),
+            DocumentInfo("big", "b", embedding=[3, 0]),  # unnormalised: s = 3 ranks first, cosine 1
+            DocumentInfo("half", "c", embedding=[0.5, 0.5]),  # s = 0.5, cosine 0.7071
+            DocumentInfo("short", "d", embedding=[0.1, 0]),  # s = 0.1 ranks below half, cosine 1
+            DocumentInfo("zero", "e", embedding=[0, 0]),  # s = 0, no direction: score 0
         ]
     )
     got = s.core.query("q", QueryOptions(embedding=[2, 0], alpha=1.0, top_k=5))
-    assert [(d.id, d.score) for d in got.docs] == [("big", 1.0), ("half", 0.5), ("neg", 0.0)]
+    assert [(d.id, d.score) for d in got.docs] == [
+        ("big", 1.0),
+        ("half", model.f32(math.sqrt(0.5))),
+        ("short", 1.0),
+        ("zero", 0.0),
+        ("neg", 0.0),
+    ]
 
 
-def test_ties_break_by_id_not_insertion(vector_backend: str) -> None:
+def test_ties_come_in_position_order(vector_backend: str) -> None:
     for order in (["b", "a", "c"], ["c", "a", "b"]):
         s = custom_session(vector_backend)
         s.core.add_docs([DocumentInfo(i, "same words", embedding=[1, 1]) for i in order])
         for alpha in (1.0, 0.5, 0.0):
-            assert _ids(s.core.query("same", QueryOptions(embedding=[1, 1], alpha=alpha))) == ["a", "b", "c"]
+            assert _ids(s.core.query("same", QueryOptions(embedding=[1, 1], alpha=alpha))) == order
+        s.core.add_docs([DocumentInfo(order[0], "same words", embedding=[1, 1])])  # an upsert keeps its place
+        s.core.delete_docs([order[1]])
+        s.core.add_docs([DocumentInfo(order[1], "same words", embedding=[1, 1])])  # re-added: last
+        want = [order[0], order[2], order[1]]
+        for alpha in (1.0, 0.5, 0.0):
+            assert _ids(s.core.query("same", QueryOptions(embedding=[1, 1], alpha=alpha))) == want
+    many = custom_session(vector_backend)
+    ids = [f"d{(7 * i) % 30:02d}" for i in range(30)]
+    many.core.add_docs([DocumentInfo(i, "t", embedding=[1, 0]) for i in ids])
+    assert _ids(many.core.query("", QueryOptions(embedding=[1, 0], alpha=1.0, top_k=4))) == ids[:4]  # cut by position
+
+
+def test_repeated_query_words_count() -> None:
+    s = custom_session()
+    s.core.add_docs(
+        [
+            DocumentInfo("f", "fox blue green", embedding=[1, 0]),
+            DocumentInfo("r", "red red blue", embedding=[1, 0]),
+            DocumentInfo("x", "red fox oak elm pine owl", embedding=[1, 0]),
+            DocumentInfo("y", "fox oak", embedding=[1, 0]),
+        ]
+    )
+    assert _ids(s.core.query("red fox", QueryOptions(embedding=[1, 0], alpha=0.0))) == ["r", "x", "y", "f"]
+    assert _ids(s.core.query("red fox fox", QueryOptions(embedding=[1, 0], alpha=0.0))) == ["x", "r", "y", "f"]
 
 
 def test_alpha_zero_is_keyword_ranking_with_zero_scores() -> None:
@@ -162,13 +194,14 @@ def test_blank_query_without_embedding_is_empty_and_embeds_nothing() -> None:
     assert calls == []
 
 
-@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("alpha", [0.3, 0.8, 1.0])
 def test_blank_query_with_embedding_ranks_by_vector_alone(alpha: float) -> None:
     s = custom_session()
     s.core.add_docs(x3_docs())
     got = s.core.query(" ", QueryOptions(embedding=E, alpha=alpha, top_k=3))
     ref = s.core.query("zzz", QueryOptions(embedding=E, alpha=1.0, top_k=3))
     assert [(d.id, d.score) for d in got.docs] == [(d.id, d.score) for d in ref.docs] != []
+    assert s.core.query(" ", QueryOptions(embedding=E, alpha=0.0, top_k=3)).docs == []  # alpha 0: nothing
 
 
 def test_custom_session_requires_query_embedding_even_blank_and_alpha_zero() -> None:
@@ -186,10 +219,16 @@ def test_empty_custom_session_answers_empty() -> None:
     assert custom_session().core.query("x", QueryOptions(embedding=[1, 2, 3])).docs == []
 
 
-@pytest.mark.parametrize("alpha", [-0.1, 1.5, math.nan, math.inf, "0.5", True])
-def test_alpha_out_of_range_rejected(alpha: object) -> None:
+@pytest.mark.parametrize("alpha", [math.nan, math.inf, -math.inf, "0.5", None])
+def test_alpha_must_be_finite_and_is_clamped(alpha: object) -> None:
     s = _x1("python")
-    with pytest.raises(InvalidArgumentError, match=r"alpha must be a finite number between 0\.0 and 1\.0"):
+    if alpha is None:
+        for given, same_as in [(1.5, 1.0), (100, 1.0), (-0.1, 0.0), (-7, 0.0)]:
+            got = s.core.query("x", QueryOptions(embedding=[0, 1, 0, 0], alpha=given, top_k=6))
+            want = s.core.query("x", QueryOptions(embedding=[0, 1, 0, 0], alpha=same_as, top_k=6))
+            assert [(d.id, d.score) for d in got.docs] == [(d.id, d.score) for d in want.docs]
+        return
+    with pytest.raises(InvalidArgumentError, match=r"alpha must be a finite number"):
         s.core.query("x", QueryOptions(embedding=E, alpha=alpha))  # type: ignore[arg-type]
 
 
@@ -197,15 +236,26 @@ def test_alpha_out_of_range_rejected(alpha: object) -> None:
     "embedding, match",
     [
         ([], "non-empty"),
-        ([0, 0, 0, 0], "nonzero norm"),
         ([1, 0, 0], "expected 4 but received 3"),
         ([math.nan, 0, 0, 1], "finite"),
+        ([1e300, 0, 0, 1], "finite"),
     ],
 )
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
 def test_bad_query_vectors_rejected_at_every_alpha(embedding: list[float], match: str, alpha: float) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         _x1("python").core.query("x", QueryOptions(embedding=embedding, alpha=alpha))
+
+
+@pytest.mark.parametrize("embedding", [[0, 0, 0, 0], [1e-30, 0, 0, 0], [2e19, 0, 0, 0]])
+def test_zero_query_vector_only_refused_when_vectors_rank(embedding: list[float]) -> None:
+    s = _x1("python")
+    for alpha in (0.5, 1.0):
+        with pytest.raises(InvalidArgumentError, match="nonzero, finite norm"):
+            s.core.query("x", QueryOptions(embedding=embedding, alpha=alpha))
+    keyword = s.core.query("tokyo", QueryOptions(embedding=embedding, alpha=0.0))
+    assert keyword.docs and all(d.score == 0.0 for d in keyword.docs)
+    assert len(s.core.query("", QueryOptions(embedding=[1e-12, 0, 0, 0], alpha=1.0)).docs) == 5
 
 
 def test_top_k_rules() -> None:
@@ -223,40 +273,30 @@ def test_top_k_rules() -> None:
         s.core.query("x", opts)
 
 
-def test_min_score_filters_before_top_k(vector_backend: str) -> None:
-    s = custom_session(vector_backend)
+@pytest.mark.parametrize("min_score", [0.5, -0.1, 1.1, math.nan, "0.5"])
+def test_min_score_is_ignored_by_sessions(min_score: object) -> None:
+    s = custom_session()
     s.core.add_docs([DocumentInfo(str(i), "t", embedding=[1, i / 10]) for i in range(10)])
-    got = s.core.query("t", QueryOptions(embedding=[0, 1], min_score=0.5, top_k=3, alpha=1.0))
-    assert all(d.score >= 0.5 for d in got.docs) and len(got.docs) == 3
-    assert _ids(got) == ["9", "8", "7"]
-    hybrid = s.core.query("t", QueryOptions(embedding=[0, 1], min_score=0.6, top_k=10))
-    assert hybrid.docs and all(d.score >= 0.6 for d in hybrid.docs)
-
-
-@pytest.mark.parametrize("min_score", [-0.1, 1.1, math.nan, "0.5"])
-def test_min_score_range(min_score: object) -> None:
-    with pytest.raises(InvalidArgumentError, match=r"min_score must be a number between 0\.0 and 1\.0"):
-        _x1("python").core.query("x", QueryOptions(embedding=E, min_score=min_score))  # type: ignore[arg-type]
-
-
-def test_min_score_refused_at_alpha_zero() -> None:
-    with pytest.raises(InvalidArgumentError, match="keyword-only"):
-        _x1("python").core.query("x", QueryOptions(embedding=E, min_score=0.1, alpha=0.0))
+    for alpha in (1.0, 0.5, 0.0):
+        plain = s.core.query("t", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha))
+        got = s.core.query("t", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha, min_score=min_score))  # type: ignore[arg-type]
+        assert [(d.id, d.score) for d in got.docs] == [(d.id, d.score) for d in plain.docs]
+        assert len(got.docs) == 10
 
 
 def test_candidate_depth_rules() -> None:
+    """Sessions ignore candidate_depth (QRY-7); the client's rule is tested in test_cloud_api."""
     s = custom_session()
     s.core.add_docs(x3_docs())
-    with pytest.raises(InvalidArgumentError, match="candidate_depth must be at least 1; got 0"):
-        s.core.query("focusterm", QueryOptions(embedding=E, candidate_depth=0))
-    shallow = s.core.query("focusterm", QueryOptions(embedding=E, alpha=0.5, top_k=6, candidate_depth=1))
-    # depth raised to top_k: every doc in either top-6 list can appear
-    assert len(shallow.docs) == 6
+    for depth in (0, 1, 3, 8, -1, "x"):
+        opts = QueryOptions(embedding=E, alpha=0.5, top_k=2)
+        opts.candidate_depth = depth  # type: ignore[assignment]
+        got = s.core.query("focusterm", opts)
+        assert _ids(got) == ["kw1", "cross"]  # the default depth 2 * top_k
     mdocs = {d.id: model.Doc(d.id, d.text, d.metadata, d.embedding or []) for d in x3_docs()}
-    for depth in (1, 2, 3, 8):
-        got = s.core.query("focusterm", QueryOptions(embedding=E, alpha=0.5, top_k=2, candidate_depth=depth))
-        want = model.query(mdocs, "focusterm", embedding=E, alpha=0.5, top_k=2, depth=depth)
-        assert [(d.id, d.score) for d in got.docs] == want
+    got = s.core.query("focusterm", QueryOptions(embedding=E, alpha=0.5, top_k=1))
+    assert [(d.id, d.score) for d in got.docs] == model.query(mdocs, "focusterm", embedding=E, alpha=0.5, top_k=1)
+    assert model.query(mdocs, "focusterm", embedding=E, alpha=0.5, top_k=1, depth=3)[0][0] == "cross"  # would differ
 
 
 def test_filter_applies_before_top_k(vector_backend: str) -> None:
@@ -278,7 +318,7 @@ def test_result_shape(vector_backend: str) -> None:
     s = custom_session(vector_backend, name="support")
     s.core.add_docs([DocumentInfo("a", "hello", {"k": "v"}, [1, 0], payload='{"x":1}')])
     r = s.core.query("hello", QueryOptions(embedding=[1, 0]))
-    assert (r.query, r.index_name, r.model_id) == ("hello", "support", "custom")
+    assert (r.query, r.index_name, r.model_id) == ("hello", "support", None)  # a custom session: no model id
     assert isinstance(r.time_taken_ms, int) and r.time_taken_ms >= 0
     (d,) = r.docs
     assert (d.id, d.text, d.metadata, d.score, d.payload, d.index_name) == (
@@ -295,14 +335,30 @@ def test_query_group_by_collapses_siblings() -> None:
     s = custom_session()
     s.core.add_docs(
         [
-            DocumentInfo("p#0", "first", {"parentId": "p", "n": "0"}, [1, 0.1]),
-            DocumentInfo("p#1", "second", {"parentId": "p", "n": "1"}, [1, 0]),
+            DocumentInfo("p#1", "second", {"parentId": "p", "n": "1"}, [1, 0.1], payload="p1"),
+            DocumentInfo("p#0", "first", {"parentId": "p", "n": "0", "m": "x"}, [0.5, 0.5], payload="p0"),
             DocumentInfo("q#0", "other", {"parentId": "q", "n": "0"}, [0, 1]),
+            DocumentInfo("solo", "alone", None, [0.9, 0]),
         ]
     )
-    r = s.core.query("x", QueryOptions(embedding=[1, 0], alpha=1.0, top_k=2, group_by=ParentGrouping("parentId", "n")))
-    assert [(d.id, d.text) for d in r.docs] == [("p", "first\nsecond"), ("q", "other")]
-    assert r.docs[0].score == 1.0
+    grouping = ParentGrouping("parentId", "n")
+    r = s.core.query("x", QueryOptions(embedding=[1, 0], alpha=1.0, top_k=2, group_by=grouping))
+    assert [(d.id, d.text) for d in r.docs] == [("p", "first\nsecond"), ("solo", "alone")]
+    lead = r.docs[0]  # first sibling in order_field order gives metadata and payload; the best sibling the score
+    assert (lead.metadata, lead.payload, lead.score) == (
+        {"parentId": "p", "n": "0", "m": "x"},
+        "p0",
+        model.f32(1 / math.sqrt(1.01)),
+    )
+    keyword = s.core.query("second", QueryOptions(embedding=[1, 0], alpha=0.0, top_k=3, group_by=grouping))
+    assert [(d.id, d.text, d.payload) for d in keyword.docs] == [("p", "second", "p1")]  # only the hits join
+    many = custom_session()
+    many.core.add_docs(
+        [DocumentInfo(f"s{i:02d}", f"t{i}", {"parentId": "P", "n": str(i)}, [1, i / 1000]) for i in range(25)]
+    )
+    for top_k, joined in [(1, 10), (2, 20), (3, 25)]:
+        (g,) = many.core.query("", QueryOptions(embedding=[1, 0], alpha=1.0, top_k=top_k, group_by=grouping)).docs
+        assert g.text.split("\n") == [f"t{i}" for i in range(joined)]  # 10 * top_k hits ranked, then grouped
 
 
 def test_builtin_text_query_finds_matching_doc() -> None:
@@ -324,8 +380,6 @@ def test_builtin_text_query_finds_matching_doc() -> None:
     "attribute, value, match",
     [
         ("alpha", 10**400, "alpha"),
-        ("min_score", 10**400, "min_score"),
-        ("min_score", -(10**400), "min_score"),
         ("embedding", [10**400, 0, 0, 0], "finite"),
         ("embedding", [Fraction(10**400, 3), 0, 0, 0], "finite"),
     ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moss_ref import MossClient
+from moss_ref import DocumentInfo, InvalidArgumentError, MossClient, QueryOptions
 from moss_ref._store import MemoryStore
 
 
@@ -23,3 +23,21 @@ def test_strict_comes_from_the_keyword_then_the_environment(monkeypatch: pytest.
 def test_strict_must_be_a_bool() -> None:
     with pytest.raises(TypeError, match="strict must be a bool"):
         MossClient("p", "k", store=MemoryStore(), strict="yes")  # type: ignore[arg-type]
+
+
+def test_strict_query_refuses_ignored_or_clamped_options() -> None:
+    """QRY-4, QRY-7, QRY-9: strict mode refuses alpha outside [0, 1] and the options a session ignores."""
+    for strict in (False, True):
+        session = MossClient("p", "k", store=MemoryStore(), strict=strict).session_sync("s", "custom")
+        session.core.add_docs([DocumentInfo("a", "apple", embedding=[1.0, 0.0])])
+        for options in (
+            QueryOptions(embedding=[1.0, 0.0], alpha=1.5),
+            QueryOptions(embedding=[1.0, 0.0], alpha=-0.1),
+            QueryOptions(embedding=[1.0, 0.0], min_score=0.5),
+            QueryOptions(embedding=[1.0, 0.0], candidate_depth=3),
+        ):
+            if strict:
+                with pytest.raises(InvalidArgumentError, match=r"alpha|SessionIndex\.query ignores"):
+                    session.core.query("apple", options)
+            else:
+                assert [d.id for d in session.core.query("apple", options).docs] == ["a"]

@@ -44,7 +44,8 @@ def test_failure_list_tolerates_listed_failures(tmp_path: Path) -> None:
     listed = tmp_path / "failures.txt"
     listed.write_text(
         "# known bugs of this SDK\nquery.hybrid.default_alpha_is_0_8\nquery.hybrid.alpha_*  # a glob\n"
-        "query.hybrid.min_score_vector_only\n"
+        "query.hybrid.blank_query_ranks_by_vector  # alpha 0 inverted to 1 ranks the blank query\n"
+        "query.hybrid.min_score_ignored_by_sessions  # alpha 1 inverted to 0: a blank query finds nothing\n"
     )
     code, out = run_cli(
         "run",
