@@ -108,9 +108,11 @@ class Corpus:
         assert dimension is not None
         load_rows(self.vectors, [r.id for r in records], rows, dimension)
         self._changed()
-        stored, keywords = self.records, self.keywords
-        for record in records:
+        stored, keywords, position = self.records, self.keywords, self.position
+        for record in records:  # stored order is position order (see _snapshot): ties survive a resume
             stored[record.id] = record
+            position[record.id] = self._next_position
+            self._next_position += 1
             keywords.add(record.id, record.text)
             self._index(record)
         if self.dimension is None:

@@ -1,6 +1,7 @@
 """Turning a session into a stored index and back (S-6, S-7, R-M-3, R-ST-4).
 
-``snapshot`` copies a session's documents and vectors in id order under the session lock.
+``snapshot`` copies a session's documents and vectors under the session lock, in position order
+(first insertion, QRY-6), so a resumed or loaded index breaks ties as the pushed session did.
 ``contents_for`` checks a stored index against the embedder that will serve it: vectors made by a
 different embedder for the same built-in model id are re-embedded from the stored texts, with a
 warning (R-M-3); custom indexes are never re-embedded.
@@ -25,13 +26,13 @@ class ReembeddingWarning(UserWarning):
 
 
 def snapshot(core: SessionCore) -> StoredIndex:
-    """A consistent copy of ``core`` (documents by ascending id, vectors in the same order)."""
+    """A consistent copy of ``core`` (documents in position order, vectors in the same order)."""
 
     def take() -> StoredIndex:
         corpus = core.corpus
         records = tuple(
             Record(r.id, r.text, None if r.metadata is None else dict(r.metadata), r.payload)
-            for r in sorted(corpus.records.values(), key=lambda r: r.id)
+            for r in sorted(corpus.records.values(), key=lambda r: corpus.position[r.id])
         )
         vectors = export_rows(corpus.vectors, [r.id for r in records])
         return StoredIndex(core.name, core.model_id, core.fingerprint(), corpus.dimension, records, vectors)

@@ -312,6 +312,11 @@ class DifferentialMachine(RuleBasedStateMachine):
         args = {k: v for k, v in options.items() if v is not _ABSENT}
         self.do("get_docs", args)
 
+    @rule(flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS[:14])))
+    def list_docs(self, flt: Any) -> None:
+        """get_docs with no ids, sort or grouping: the default order (by id), optionally filtered."""
+        self.do("get_docs", {} if flt is _ABSENT else {"filter": flt})
+
     def _query(
         self,
         text: str,

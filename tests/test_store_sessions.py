@@ -254,3 +254,22 @@ def test_saving_again_replaces_the_snapshot_atomically(store: Store, tmp_path: A
     run(s.save_to_disk(cache))
     back = client(store).session_sync("snap", auto_load_on_init=False)
     assert run(back.load_from_disk(cache)) == 2
+
+
+def test_resume_and_load_keep_the_tie_order_of_the_pushed_session(store: Store) -> None:
+    """QRY-6 across a push: snapshots keep position order, so ties break the same way after a
+    resume, a load_index and a disk snapshot."""
+    client = MossClient(P, K, store=store)
+    session = client.session_sync("ties", "custom")
+    same = [1.0, 0.0]
+    session.core.add_docs([DocumentInfo(i, "tied text", embedding=same) for i in ("m", "z", "a", "q")])
+    session.core.delete_docs(["z"])
+    session.core.add_docs([DocumentInfo("z", "tied text", embedding=same)])  # re-added: goes last
+    options = QueryOptions(embedding=same, top_k=4, alpha=1.0)
+    before = [d.id for d in session.core.query("tied", options).docs]
+    assert before == ["m", "a", "q", "z"]
+    run(session.push_index())
+    resumed = client.session_sync("ties")
+    assert [d.id for d in resumed.core.query("tied", options).docs] == before
+    run(client.load_index("ties"))
+    assert [d.id for d in run(client.query("ties", "tied", options)).docs] == before
