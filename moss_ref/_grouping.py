@@ -1,13 +1,18 @@
 """Parent grouping (S-26, S-31, Q-11): collapse sibling documents into one result per parent.
 
-Reference choices (the real SDK leaves them open, §12.18):
+Common to both paths: documents sharing the value of metadata field ``parent_field`` (``""``
+included) form one group, whose result has ``id`` = the parent value and ``text`` = the
+siblings' texts joined by ``"\\n"`` in ``order_field`` order (the ``sort_by`` key of
+``_ordering``: numbers, then text, then missing; ties by id); a document without
+``parent_field`` stays a group of its own (its own id, text, metadata).
 
-* documents sharing the value of metadata field ``parent_field`` form one group; the group's
-  result has ``id`` = the parent value, ``text`` = the siblings' texts joined by ``"\\n"`` in
-  ``order_field`` order (numeric-aware like ``sort_by``; ties and missing values by id),
-  ``metadata`` and ``payload`` of the group's first (best-placed) member;
-* a document without ``parent_field`` stays a group of its own (its own id, text, metadata);
-* groups appear in the order of their best-placed member.
+``get_docs`` (:func:`group_documents`, observed: moss 1.21.0): the group's ``metadata`` and
+``payload`` are those of its first member in ``order_field`` order; the groups come in the
+order of their first member in the fetched list, and after all of them the documents without
+``parent_field``, in list order. Repeated ids (``doc_ids`` may repeat one) stay repeated.
+
+Queries (:func:`group`, reference choice): ``metadata``/``payload`` of the best-placed member and
+groups in the order of their best-placed member, documents without a parent among them.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Optional, TypeVar
 
 from ._corpus import Record
-from ._ordering import field_sort_key
+from ._ordering import field_key
 from ._types import ParentGrouping
 
 T = TypeVar("T")
@@ -44,7 +49,29 @@ def group(
         groups.setdefault(key, []).append(item)
     out: list[tuple[T, str, str]] = []
     for (has_parent, group_id), members in groups.items():
-        ordered = sorted(members, key=lambda m: field_sort_key(record_of(m), order_field))
+        ordered = _in_field_order(members, record_of, order_field)
         text = "\n".join(record_of(m).text for m in ordered) if has_parent else record_of(members[0]).text
         out.append((members[0], group_id, text))
+    return out
+
+
+def _in_field_order(members: Sequence[T], record_of: Callable[[T], Record], order_field: str) -> list[T]:
+    return sorted(members, key=lambda m: (field_key(record_of(m), order_field), record_of(m).id))
+
+
+def group_documents(records: Sequence[Record], parent_field: str, order_field: str) -> list[tuple[Record, str, str]]:
+    """``get_docs`` grouping → ``(leader, group id, text)``: parent groups first, then the rest."""
+    groups: dict[str, list[Record]] = {}
+    alone: list[Record] = []
+    for record in records:
+        parent: Optional[str] = (record.metadata or {}).get(parent_field)
+        if parent is None:
+            alone.append(record)
+        else:
+            groups.setdefault(parent, []).append(record)
+    out: list[tuple[Record, str, str]] = []
+    for parent, members in groups.items():
+        ordered = _in_field_order(members, lambda r: r, order_field)
+        out.append((ordered[0], parent, "\n".join(r.text for r in ordered)))
+    out.extend((r, r.id, r.text) for r in alone)
     return out
