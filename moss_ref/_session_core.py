@@ -210,7 +210,8 @@ class SessionCore:
 
     # -- get_docs (S-23..S-26, R-D-6) ---------------------------------------------------------
 
-    def get_docs(self, options: Optional[GetDocumentsOptions] = None) -> list[DocumentInfo]:
+    def get_docs(self, options: Optional[GetDocumentsOptions] = None, *, vectors: bool = False) -> list[DocumentInfo]:
+        """DOC-10..DOC-15. ``vectors=True`` (``MossClient.get_docs`` only) fills custom embeddings."""
         with self._lock:
             opts = options if options is not None else GetDocumentsOptions()
             if not isinstance(opts, GetDocumentsOptions):
@@ -239,7 +240,8 @@ class SessionCore:
                     DocumentInfo(gid, text, _copy(lead.metadata), None, lead.payload)
                     for lead, gid, text in group_documents(chosen, grouping.parent_field, grouping.order_field)
                 ]
-            return [_document(r) for r in chosen]
+            stored = self._corpus.vectors if vectors and self.is_custom else None
+            return [_document(r, None if stored is None else stored.get(r.id)) for r in chosen]
 
     # -- query (S-27..S-32, R-Q-*) -----------------------------------------------------------
 
@@ -299,9 +301,9 @@ class SessionCore:
             return fn()
 
 
-def _document(record: Record) -> DocumentInfo:
-    """DOC-13: a fresh copy; ``embedding`` is None in every session, as moss 1.21 returns it."""
-    return DocumentInfo(record.id, record.text, _copy(record.metadata), None, record.payload)
+def _document(record: Record, embedding: Optional[Sequence[float]] = None) -> DocumentInfo:
+    """DOC-13: a fresh copy; a session passes no ``embedding`` (None, as moss 1.21 returns it)."""
+    return DocumentInfo(record.id, record.text, _copy(record.metadata), embedding, record.payload)
 
 
 def _copy(metadata: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
