@@ -258,7 +258,7 @@ class CloudMixin:
         core = SessionCore(name, stored.model_id, embedder=None, vector_backend_factory=self._new_vector_backend)
         if stored.doc_count:  # no embedder: get_docs never embeds, so nothing is re-embedded
             core.replace_contents(stored.model_id, None, list(stored.records), stored.vectors, stored.dimension)
-        return core.get_docs(options)
+        return core.get_docs(options, vectors=True)  # C-10: a stored custom index's vectors come back
 
     async def get_index(self, name: str) -> IndexInfo:
         self._ensure_open()

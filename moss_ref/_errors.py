@@ -46,6 +46,28 @@ class InvalidArgumentError(MossError, ValueError):
         super().__init__(message, INVALID_ARGUMENT, detail)
 
 
+class NotADocumentError(InvalidArgumentError, AttributeError):
+    """An ``add_docs`` item that is not a document.
+
+    moss 1.21 fails on such an item with a bare ``AttributeError`` (``'str' object has no
+    attribute 'id'``); moss_ref names the position and what is accepted, with a class that is
+    both, so code written for either catches it.
+    """
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type where moss 1.21's binding raises a plain ``TypeError``.
+
+    (``delete_docs("a")``, ``get_docs("junk")``, a ``doc_ids`` item that is not a ``str``...) Both
+    classes, so code written for moss (``except TypeError``) and for moss_ref catch it.
+    """
+
+
+def wrong_type(message: str) -> ArgumentTypeError:
+    """An :class:`ArgumentTypeError` whose str and detail both carry the specific message."""
+    return ArgumentTypeError(message, detail=message)
+
+
 def invalid(message: str) -> InvalidArgumentError:
     """An InvalidArgumentError whose str and detail both carry the specific message."""
     return InvalidArgumentError(message, detail=message)

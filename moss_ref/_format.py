@@ -243,7 +243,6 @@ def seal(record: object) -> bytes:
     return dumps_line({"format_version": FORMAT_VERSION, "sha256": digest, "record": text})
 
 
-
 def _versioned_object(data: bytes, what: str) -> dict[str, Any]:
     """A JSON object whose ``format_version`` this reader understands (FMT: every file is versioned)."""
     obj = loads_strict(data, what)
@@ -253,6 +252,7 @@ def _versioned_object(data: bytes, what: str) -> dict[str, Any]:
     if fv != FORMAT_VERSION or isinstance(fv, bool):
         raise FormatError(f"{what}: unsupported format_version {fv!r}; this reader understands {FORMAT_VERSION}")
     return obj
+
 
 def unseal(data: bytes, what: str) -> Any:
     """The record of a sealed file, after checking the envelope and the checksum."""
@@ -369,7 +369,6 @@ def read_documents(path: str, info: FileInfo, doc_count: int) -> tuple[Record, .
         doc_id, text, metadata, payload = obj["id"], obj["text"], obj.get("metadata"), obj.get("payload")
         if (
             type(doc_id) is not str
-            or not doc_id
             or doc_id in seen
             or type(text) is not str
             or (payload is not None and type(payload) is not str)
@@ -392,8 +391,6 @@ def _explain_document(n: int, doc_id: Any, text: Any, metadata: Any, payload: An
     """Raise the precise FormatError for a document line that failed the fast checks."""
     what = f"{DOCUMENTS} line {n}"
     _str(doc_id, f"{what}: id")
-    if not doc_id:
-        raise FormatError(f"{what}: id must not be empty")
     if doc_id in seen:
         raise FormatError(f"{what}: duplicate id {doc_id!r}")
     _str(text, f"{what}: text")
@@ -876,8 +873,8 @@ def _check_writable(index: StoredIndex, name: str, dimension: Optional[int]) -> 
         problem = "a custom index with documents needs a dimension"
     elif len(index.vectors) != (dimension or 0) * len(index.records):
         problem = f"{len(index.vectors)} vector values for {len(index.records)} x {dimension}"
-    elif len({r.id for r in index.records}) != len(index.records) or any(not r.id for r in index.records):
-        problem = "document ids must be unique and non-empty"
+    elif len({r.id for r in index.records}) != len(index.records):
+        problem = "document ids must be unique"
     if problem:
         raise internal(f"refusing to write index {index.name!r}: {problem}")
 

@@ -1,43 +1,49 @@
-"""Deterministic document orders for ``get_docs`` (R-D-6, S-25).
+"""Deterministic document orders for ``get_docs`` (DOC-10..DOC-12; observed: moss 1.21.0).
 
-* no ids, no ``sort_by``: ascending id by code point;
-* ``sort_by``: documents having the field first — numbers (plain decimals, ``_filters.plain_decimal``)
-  in numeric order, then text in code-point order — and documents without it last, whichever the
-  direction; ``ascending=False`` reverses the order of the documents having the field; ties are
-  always broken by ascending id.
+* no ids, no ``sort_by``: ascending id by code point, whatever the insertion, upsert or delete
+  history;
+* ``sort_by=<field>``: every document gets a key — a *number* when its value is a plain decimal
+  (``-?[0-9]+(\\.[0-9]+)?``, ASCII digits, no ``+``, no exponent) whose float64 value is finite,
+  else *text*, or *missing* when the document lacks the field. Numbers come before text, text
+  before missing. Numbers compare by float64 value, then by their text (so ``"1"`` < ``"1.0"``
+  and ``"99999999999999999998"`` < ``"99999999999999999999"``, equal as floats); text by code
+  point. ``ascending=False`` reverses that whole key order — documents without the field come
+  first — but documents with equal keys (the same text, or both missing) are always in
+  ascending id order.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import math
+import re
 from typing import Union
 
 from ._corpus import Record
-from ._filters import plain_decimal
 
-_Key = tuple[int, Union[Decimal, str], str]
+_PLAIN = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+#: (class, float value, text): class 0 = number, 1 = text, 2 = missing.
+_Key = tuple[int, float, str]
+_MISSING: _Key = (2, 0.0, "")
 
 
-def field_sort_key(record: Record, field: str) -> _Key:
-    """Ascending key: (0, number, id) < (1, text, id) < (2, "", id) for missing."""
-    value = (record.metadata or {}).get(field)
+def value_key(value: Union[str, None]) -> _Key:
+    """The ascending sort key of one metadata value (None = the field is missing)."""
     if value is None:
-        return (2, "", record.id)
-    number = plain_decimal(value)
-    if number is not None:
-        return (0, number, record.id)
-    return (1, value, record.id)
+        return _MISSING
+    if _PLAIN.fullmatch(value) is not None:
+        number = float(value)
+        if math.isfinite(number):
+            return (0, number, value)
+    return (1, 0.0, value)
+
+
+def field_key(record: Record, field: str) -> _Key:
+    return value_key((record.metadata or {}).get(field))
 
 
 def sort_records(records: list[Record], field: str, ascending: bool) -> list[Record]:
-    """Order ``records`` by ``field`` as the module docstring says."""
-    present = [r for r in records if r.metadata is not None and field in r.metadata]
-    missing = sorted((r for r in records if r.metadata is None or field not in r.metadata), key=lambda r: r.id)
-    if ascending:
-        present.sort(key=lambda r: field_sort_key(r, field))
-    else:
-        # Reverse the (group, value) order but keep ties in ascending id: sort by id, then stable
-        # sort by the value key descending.
-        present.sort(key=lambda r: r.id)
-        present.sort(key=lambda r: field_sort_key(r, field)[:2], reverse=True)
-    return present + missing
+    """Order ``records`` by ``field`` as the module docstring says (ties by ascending id)."""
+    out = sorted(records, key=lambda r: r.id)
+    out.sort(key=lambda r: field_key(r, field), reverse=not ascending)  # stable: ties keep id order
+    return out

@@ -62,7 +62,7 @@ class VectorBackend(Protocol):
     """Stores one float32 vector per document id and ranks them exactly.
 
     The core guarantees: every vector given to ``put`` has the same length and finite
-    components; ids are non-empty strings; ``query`` is already unit-length and float32-rounded.
+    components; ids are strings (``""`` included); ``query`` is already unit-length and float32-rounded.
     """
 
     name: str

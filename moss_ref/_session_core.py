@@ -18,9 +18,9 @@ from typing import Any, Optional, TypeVar
 from ._corpus import Corpus, Record
 from ._docs_input import to_document_infos
 from ._embedding import embed_checked
-from ._errors import InvalidArgumentError, internal, invalid
+from ._errors import InvalidArgumentError, NotADocumentError, internal, invalid, request_invalid, wrong_type
 from ._filters import compile_filter
-from ._grouping import collapse, group, is_parent_grouping
+from ._grouping import collapse, group_documents, is_parent_grouping
 from ._models import CUSTOM
 from ._ordering import sort_records
 from ._protocols import Embedder, EmbedderFingerprint, VectorBackend
@@ -118,10 +118,13 @@ class SessionCore:
     ) -> tuple[int, int]:
         """Validate the whole batch, embed what will be stored, then apply it in order."""
         with self._lock:
-            self.ensure_open()
+            # moss 1.21 reads and checks the input before it looks at the session: a closed
+            # session refuses a bad batch with the batch's own error.
             parsed = to_document_infos(docs, chunker=chunker, chunking=chunking, model_id=self._model_id)
-            upsert = _upsert_flag(options)
             self._check_documents(parsed)
+            self.ensure_open()
+            self._check_vectors(parsed)
+            upsert = _upsert_flag(options)
             plan, added, updated = self._plan_batch(parsed, upsert)
             if not plan:
                 return (0, 0)
@@ -131,14 +134,16 @@ class SessionCore:
             return (added, updated)
 
     def _check_documents(self, docs: Sequence[object]) -> None:
-        """R-D-1 and S-18/S-20: every item a DocumentInfo with a non-empty id; custom vectors valid."""
+        """DOC-5, DOC-7: items are documents; in a custom session each carries an embedding.
+
+        As in moss 1.21: an empty id is an ordinary id (refused only in strict mode).
+        """
         for i, doc in enumerate(docs):
             if not isinstance(doc, DocumentInfo):
-                raise invalid(
-                    f"docs[{i}] must be a DocumentInfo or a dict with 'id' and 'text'; got {type(doc).__name__}"
-                )
-            if not doc.id:
-                raise invalid(f"docs[{i}]: document id must be a non-empty string")
+                message = f"docs[{i}] must be a DocumentInfo or a dict with 'id' and 'text'; got {type(doc).__name__}"
+                raise NotADocumentError(message, detail=message)
+            if self.strict and not doc.id:
+                raise invalid(f"docs[{i}]: document id must be a non-empty string (strict mode)")
         if not self.is_custom:
             return  # built-in sessions ignore carried embeddings (R-D-4)
         missing = [d.id for d in docs if not d.embedding]  # type: ignore[attr-defined]
@@ -147,19 +152,26 @@ class SessionCore:
                 f"Documents missing .embedding for custom model: {missing!r}. "
                 "All documents must have .embedding set when using model_id='custom'."
             )
+
+    def _check_vectors(self, docs: Sequence[DocumentInfo]) -> None:
+        """DOC-8: every custom vector finite (all checked first), then all of one dimension."""
+        if not self.is_custom:
+            return
+        vectors = [(doc.id, doc.embedding) for doc in docs if isinstance(doc, DocumentInfo) and doc.embedding]
+        for doc_id, vector in vectors:
+            for position, x in enumerate(vector):
+                if not math.isfinite(x):
+                    shown = "NaN" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+                    raise request_invalid(
+                        f"embedding for document '{doc_id}' holds {shown} at position {position}; "
+                        "every component must be a finite number"
+                    )
         dimension = self._corpus.dimension
-        for doc in docs:
-            assert isinstance(doc, DocumentInfo) and doc.embedding
-            if not all(math.isfinite(x) for x in doc.embedding):
-                raise invalid(
-                    f"Invalid embedding in doc '{doc.id}': Embedding vectors must contain only finite values; "
-                    "every component must be a finite number"
-                )
+        for _, vector in vectors:
             if dimension is None:
-                dimension = len(doc.embedding)
-            elif len(doc.embedding) != dimension:
-                got = len(doc.embedding)
-                raise invalid(f"Inconsistent embedding dimensions: expected {dimension}, got {got} in doc '{doc.id}'")
+                dimension = len(vector)
+            elif len(vector) != dimension:
+                raise request_invalid(f"Invalid embedding length: expected {dimension} but received {len(vector)}.")
 
     def _plan_batch(self, docs: Sequence[DocumentInfo], upsert: bool) -> tuple[list[DocumentInfo], int, int]:
         """R-D-2/R-D-3: apply in order; count added/updated; the last applied copy of an id wins.
@@ -196,28 +208,31 @@ class SessionCore:
 
     def delete_docs(self, doc_ids: object) -> int:
         with self._lock:
+            ids = _id_list("doc_ids", doc_ids)  # argument types first, as moss 1.21 converts them
             self.ensure_open()
-            ids = _id_list("doc_ids", doc_ids)
             return self._corpus.remove(ids)
 
     # -- get_docs (S-23..S-26, R-D-6) ---------------------------------------------------------
 
-    def get_docs(self, options: Optional[GetDocumentsOptions] = None) -> list[DocumentInfo]:
+    def get_docs(self, options: Optional[GetDocumentsOptions] = None, *, vectors: bool = False) -> list[DocumentInfo]:
+        """DOC-10..DOC-15. ``vectors=True`` (``MossClient.get_docs`` only) fills custom embeddings."""
         with self._lock:
-            self.ensure_open()
             opts = options if options is not None else GetDocumentsOptions()
             if not isinstance(opts, GetDocumentsOptions):
-                raise invalid(f"options must be a GetDocumentsOptions or None; got {type(opts).__name__}")
+                raise wrong_type(f"options must be a GetDocumentsOptions or None; got {type(opts).__name__}")
             ids = None if opts.doc_ids is None else _id_list("doc_ids", opts.doc_ids)
             flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=self.strict)
             if opts.sort_by is not None and not isinstance(opts.sort_by, str):
-                raise invalid(f"sort_by must be a metadata field name (str) or None; got {type(opts.sort_by).__name__}")
+                raise wrong_type(
+                    f"sort_by must be a metadata field name (str) or None; got {type(opts.sort_by).__name__}"
+                )
             if opts.ascending is not None and not isinstance(opts.ascending, bool):
-                raise invalid(f"ascending must be a bool or None; got {type(opts.ascending).__name__}")
+                raise wrong_type(f"ascending must be a bool or None; got {type(opts.ascending).__name__}")
             grouping = _grouping(opts.group_by)
+            self.ensure_open()  # after the argument types, as in moss 1.21
             records = self._corpus.records
             if ids is not None:
-                chosen = [records[i] for i in dict.fromkeys(ids) if i in records]
+                chosen = [records[i] for i in ids if i in records]  # DOC-11: request order, repeats kept
             else:
                 chosen = sorted(records.values(), key=lambda r: r.id)
             if flt is not None:
@@ -227,13 +242,10 @@ class SessionCore:
             if grouping is not None:
                 return [
                     DocumentInfo(gid, text, _copy(lead.metadata), None, lead.payload)
-                    for lead, gid, text in group(chosen, lambda r: r, grouping.parent_field, grouping.order_field)
+                    for lead, gid, text in group_documents(chosen, grouping.parent_field, grouping.order_field)
                 ]
-            return [self._document(r) for r in chosen]
-
-    def _document(self, record: Record) -> DocumentInfo:
-        embedding = self._corpus.vectors.get(record.id) if self.is_custom else None
-        return DocumentInfo(record.id, record.text, _copy(record.metadata), embedding, record.payload)
+            stored = self._corpus.vectors if vectors and self.is_custom else None
+            return [_document(r, None if stored is None else stored.get(r.id)) for r in chosen]
 
     # -- query (S-27..S-32, QRY rules) --------------------------------------------------------
 
@@ -298,6 +310,11 @@ class SessionCore:
             return fn()
 
 
+def _document(record: Record, embedding: Optional[Sequence[float]] = None) -> DocumentInfo:
+    """DOC-13: a fresh copy; a session passes no ``embedding`` (None, as moss 1.21 returns it)."""
+    return DocumentInfo(record.id, record.text, _copy(record.metadata), embedding, record.payload)
+
+
 def _copy(metadata: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
     return None if metadata is None else dict(metadata)
 
@@ -313,10 +330,10 @@ def _upsert_flag(options: object) -> bool:
 
 def _id_list(name: str, value: Any) -> list[str]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise invalid(f"{name} must be a list of str; got {type(value).__name__}")
+        raise wrong_type(f"{name} must be a list of str; got {type(value).__name__}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise invalid(f"{name}[{i}] must be a str; got {type(item).__name__}")
+            raise wrong_type(f"{name}[{i}] must be a str; got {type(item).__name__}")
     return list(value)
 
 
@@ -324,7 +341,7 @@ def _grouping(value: object) -> Optional[ParentGrouping]:
     if value is None:
         return None
     if not isinstance(value, ParentGrouping):
-        raise invalid(f"group_by must be a ParentGrouping or None; got {type(value).__name__}")
+        raise wrong_type(f"group_by must be a ParentGrouping or None; got {type(value).__name__}")
     if not is_parent_grouping(value):
-        raise invalid("group_by.parent_field and group_by.order_field must be str")
+        raise wrong_type("group_by.parent_field and group_by.order_field must be str")
     return value

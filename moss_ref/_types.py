@@ -3,7 +3,9 @@
 Constructors validate types the way the real SDK's constructors do (T-1: ``DocumentInfo`` is
 strict about ``str``; T-12: ``QueryOptions.top_k`` must be a non-negative ``int``); value
 ranges (alpha, min_score, filters) are checked when the options are used, not here (T-12).
-Unlike the compiled originals these types have value equality and a readable ``repr``.
+As in the compiled originals (observed: moss 1.21.0), instances compare and hash by identity,
+and the ``metadata``/``embedding`` read from a ``DocumentInfo`` are fresh copies; unlike them,
+these types have a readable ``repr``.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ class DocumentInfo:
 
     @property
     def metadata(self) -> Optional[dict[str, str]]:
-        return self._metadata
+        """A fresh copy: changing it changes nothing in the document (as in moss 1.21)."""
+        return None if self._metadata is None else dict(self._metadata)
 
     @metadata.setter
     def metadata(self, value: Optional[Mapping[str, str]]) -> None:
@@ -117,7 +120,8 @@ class DocumentInfo:
 
     @property
     def embedding(self) -> Optional[list[float]]:
-        return self._embedding
+        """A fresh list of the float32 values (as in moss 1.21)."""
+        return None if self._embedding is None else list(self._embedding)
 
     @embedding.setter
     def embedding(self, value: Optional[Sequence[float]]) -> None:
@@ -131,28 +135,15 @@ class DocumentInfo:
     def payload(self, value: Optional[str]) -> None:
         self._payload = None if value is None else _check_str("DocumentInfo.payload", value)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, DocumentInfo):
-            return NotImplemented
-        return (self.id, self.text, self.metadata, self.embedding, self.payload) == (
-            other.id,
-            other.text,
-            other.metadata,
-            other.embedding,
-            other.payload,
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         emb = None if self._embedding is None else f"<{len(self._embedding)} floats>"
         return (
-            f"DocumentInfo(id={self.id!r}, text={self.text!r}, metadata={self.metadata!r}, "
+            f"DocumentInfo(id={self.id!r}, text={self.text!r}, metadata={self._metadata!r}, "
             f"embedding={emb}, payload={self.payload!r})"
         )
 
 
-@dataclass(eq=True)
+@dataclass(eq=False)
 class QueryResultDocumentInfo:
     """One query hit (T-3). ``score`` in [0, 1] comes from vector similarity alone (Q-4)."""
 
@@ -164,7 +155,7 @@ class QueryResultDocumentInfo:
     payload: Optional[str] = None
 
 
-@dataclass(eq=True)
+@dataclass(eq=False)
 class SearchResult:
     """Query answer (T-4): ``docs`` in relevance order, ``query`` echoes the text."""
 
@@ -176,13 +167,16 @@ class SearchResult:
 
 
 def _non_negative_int(name: str, value: object) -> Optional[int]:
+    """As moss 1.21's unsigned 64-bit field: a bool counts as 0/1; negative or >= 2**64 overflows."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not isinstance(value, int):
         raise TypeError(f"{name} must be a non-negative int, got {type(value).__name__}")
     if value < 0:
         raise OverflowError("can't convert negative int to unsigned")
-    return value
+    if value >= 2**64:
+        raise OverflowError("int too big to convert")
+    return int(value)
 
 
 class QueryOptions:
@@ -214,7 +208,7 @@ class QueryOptions:
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class GetDocumentsOptions:
     """get_docs options (T-13); the filter is validated when used."""
 
@@ -225,14 +219,14 @@ class GetDocumentsOptions:
     group_by: Optional[ParentGrouping] = None
 
 
-@dataclass
+@dataclass(eq=False)
 class MutationOptions:
     """``upsert``: None or True replace existing ids (S-15); False skips them (R-D-3)."""
 
     upsert: Optional[bool] = None
 
 
-@dataclass
+@dataclass(eq=False)
 class ParentGrouping:
     """Collapse documents sharing metadata ``parent_field``, siblings ordered by ``order_field`` (T-14)."""
 
@@ -240,7 +234,7 @@ class ParentGrouping:
     order_field: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PushIndexResult:
     """Result of ``SessionIndex.push_index`` (T-5). moss_ref pushes synchronously: status ``completed``."""
 
@@ -250,7 +244,7 @@ class PushIndexResult:
     status: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MutationResult:
     """Result of a client-side mutation job (T-6)."""
 

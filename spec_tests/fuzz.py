@@ -106,20 +106,20 @@ FILTERS = (
 GROUPINGS = ({"parent_field": "parent", "order_field": "order"}, {"parent_field": "color", "order_field": "n"})
 
 ids_ = st.sampled_from(IDS)
+_EXTRA_FIELDS = {
+    "parent": st.sampled_from(PARENTS),
+    "order": st.sampled_from(NUMBERS[:3]),
+    "loc": st.sampled_from(PLACES),
+}
+#: Most documents carry the two filtered fields, so filters usually split a session in two.
 metadata_ = st.one_of(
     st.none(),
     st.just({}),
     st.fixed_dictionaries(
-        {},
-        optional={
-            "color": st.sampled_from(COLORS),
-            "n": st.sampled_from(NUMBERS),
-            "parent": st.sampled_from(PARENTS),
-            "order": st.sampled_from(NUMBERS[:3]),
-            "loc": st.sampled_from(PLACES),
-        },
+        {}, optional={"color": st.sampled_from(COLORS), "n": st.sampled_from(NUMBERS), **_EXTRA_FIELDS}
     ),
-    st.fixed_dictionaries({"color": st.sampled_from(COLORS)}, optional={"n": st.sampled_from(NUMBERS)}),
+    *[st.fixed_dictionaries({"color": st.sampled_from(COLORS), "n": st.sampled_from(NUMBERS)}, optional=_EXTRA_FIELDS)]
+    * 3,
 )
 vector_ = st.sampled_from(VECTORS).map(list)
 #: Bad input, drawn rarely so that most batches are valid and sessions grow.
@@ -232,11 +232,13 @@ class DifferentialMachine(RuleBasedStateMachine):
     counts: dict[str, int] = {}  # noqa: RUF012 - per-subclass: sessions and steps run
     order: str = "exact"  # how query results are compared: "exact", or "ties_as_sets"
     can_resume: bool = True  # whether the target can resume a pushed index
+    builtin_models: bool = True  # whether the target can open built-in-model sessions (it may not offline)
 
     def __init__(self) -> None:
         super().__init__()
         self.steps: list[dict[str, Any]] = []
         self.closed = False
+        self.pushed = False
         type(self).counts["sessions"] = type(self).counts.get("sessions", 0) + 1
         for t in (self.reference, self.target):
             response = t.start_case("fuzz", ["documents"])
@@ -247,7 +249,8 @@ class DifferentialMachine(RuleBasedStateMachine):
         for t in (self.reference, self.target):
             t.end_case()
 
-    def do(self, op: str, args: dict[str, Any]) -> None:
+    def do(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Run one step on both targets and compare; return the reference's response."""
         want = self.reference.step(op, args)
         if response_kind(want) not in ("result", "error"):
             raise RuntimeError(f"the reference did not answer {op} {args}: {want}")
@@ -265,6 +268,7 @@ class DifferentialMachine(RuleBasedStateMachine):
         if problems:
             type(self).record.update(steps=[dict(s) for s in self.steps], problems=problems)
             raise _Found(f"step {len(self.steps) - 1}: " + "; ".join(problems))
+        return want
 
     @initialize(docs=st.lists(valid_doc_, min_size=0, max_size=5), fresh=st.booleans())
     def open_first(self, docs: list[dict[str, Any]], fresh: bool) -> None:
@@ -362,7 +366,7 @@ class DifferentialMachine(RuleBasedStateMachine):
         embedding=st.sampled_from(VECTORS).map(list),
         top_k=st.sampled_from((1, 2, 3)),
         alpha=st.sampled_from((_ABSENT, 0.0, 0.5, 1.0, 1.0)),
-        flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS[:14])),
+        flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS[:14]), st.sampled_from(FILTERS[:14])),
     )
     def ranked_query(self, text: str, embedding: Any, top_k: Any, alpha: Any, flt: Any) -> None:
         """A well-formed query with a small top_k: where cuts, ties, BM25 and filters interact."""
@@ -370,21 +374,39 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     @rule()
     def push(self) -> None:
-        self.do("push_index", {})
+        if response_kind(self.do("push_index", {})) == "result":
+            self.pushed = True
 
     @precondition(lambda self: self.can_resume)
-    @rule(model=st.sampled_from((None, None, "custom", "moss-minilm")))
+    @rule(model=st.sampled_from((None, None, "custom")))
     def resume(self, model: Optional[str]) -> None:
-        """Open a fresh session on the index, loading what was pushed (model adopted, or checked)."""
-        self.do("open_session", {"index": INDEX, "model_id": model})
+        """Open a fresh session on the index, loading what was pushed (its model adopted, or checked).
 
-    @rule(model=st.sampled_from(("custom", "custom", None)))
-    def fresh_session(self, model: Optional[str]) -> None:
-        """Open a fresh session without loading (its push replaces the stored index)."""
-        self.do("open_session", {"index": INDEX, "model_id": model, "auto_load_on_init": False})
+        With nothing pushed, no model id would mean the default built-in model: that path has a
+        rule of its own (``fresh_default_model_session``), so here it stays custom.
+        """
+        self.do("open_session", {"index": INDEX, "model_id": model if model or self.pushed else "custom"})
 
-    @rule(close=st.booleans())
+    @precondition(lambda self: self.can_resume and self.builtin_models and self.pushed)
+    @rule()
+    def resume_with_another_model(self) -> None:
+        """Resume the pushed custom index naming a built-in model: the mismatch is refused."""
+        self.do("open_session", {"index": INDEX, "model_id": "moss-minilm"})
+
+    @rule()
+    def fresh_session(self) -> None:
+        """Open a fresh custom session without loading (its push replaces the stored index)."""
+        self.do("open_session", {"index": INDEX, "model_id": "custom", "auto_load_on_init": False})
+
+    @precondition(lambda self: self.builtin_models)
+    @rule()
+    def fresh_default_model_session(self) -> None:
+        """Open a fresh session with no model id: the default built-in model."""
+        self.do("open_session", {"index": INDEX, "model_id": None, "auto_load_on_init": False})
+
+    @rule(close=st.sampled_from((False,) * 7 + (True,)))
     def close_or_count(self, close: bool) -> None:
+        """Count documents, or (rarely: every later step on the session is the closed error) close."""
         self.do("close_session" if close else "doc_count", {})
 
 
@@ -428,6 +450,7 @@ def fuzz(
             "counts": counts,
             "order": order,
             "can_resume": bool(getattr(inner, "can_resume", True)),
+            "builtin_models": bool(getattr(inner, "builtin_models", True)),
         },
     )
     options: dict[str, Any] = {

@@ -58,6 +58,9 @@ class RealMossTarget(MossApiTarget):
                 "the real SDK is not installed in this interpreter: pip install moss==" + OBSERVED_VERSION
             ) from None
 
+    #: Built-in models need a model download, which cannot happen offline (MODEL_UNAVAILABLE).
+    builtin_models = False
+
     @property
     def can_resume(self) -> bool:
         """The stand-in cannot serve a resume; a service named by ``base_url`` can."""

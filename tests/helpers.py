@@ -57,3 +57,14 @@ def x3_docs() -> list[DocumentInfo]:
         ("drop", 0.01, "irrelevant text", "drop"),
     ]
     return [DocumentInfo(i, t, {"group": g}, [w, math.sqrt(1 - w * w), 0, 0]) for i, w, t, g in spec]
+
+
+def contents(session: object) -> list[tuple[object, ...]]:
+    """What a session holds: (id, text, metadata, payload, stored vector) per document, id order.
+
+    ``get_docs`` returns no embeddings (DOC-13) and documents compare by identity (T-rules), so
+    tests compare sessions through this instead.
+    """
+    core = getattr(session, "core", session)
+    vectors = core.corpus.vectors  # type: ignore[attr-defined]
+    return [(d.id, d.text, d.metadata, d.payload, vectors.get(d.id)) for d in core.get_docs()]  # type: ignore[attr-defined]

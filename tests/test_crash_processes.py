@@ -66,8 +66,8 @@ def resume_image(root: str, name: str) -> Optional[list[tuple[str, str, list[flo
     session = c.session_sync(name, "custom")
     if session.doc_count == 0:
         return None
-    docs = asyncio.run(session.get_docs())
-    return [(d.id, d.text, list(d.embedding or [])) for d in docs]
+    docs = asyncio.run(session.get_docs())  # get_docs returns no vectors (DOC-13): read the stored ones
+    return [(d.id, d.text, list(session.core.corpus.vectors.get(d.id) or [])) for d in docs]
 
 
 # -- worker modes ---------------------------------------------------------------------------
@@ -234,7 +234,7 @@ def test_sigkill_during_save_to_disk_leaves_a_loadable_snapshot(tmp_path: Any) -
             assert exc.code == "DESERIALIZATION" and last_done is None and "no saved session" in str(exc)
             continue
         docs = asyncio.run(session.get_docs())
-        label = check_version([(d.id, d.text, list(d.embedding or [])) for d in docs])
+        label = check_version([(d.id, d.text, list(session.core.corpus.vectors.get(d.id) or [])) for d in docs])
         assert count == len(docs) and label in {last_done, in_flight}
         last_done = label
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from helpers import builtin_session, custom_session
+from helpers import builtin_session, contents, custom_session
 
 from moss_ref import (
     DocumentInfo,
@@ -22,8 +22,7 @@ def _ids(docs: list[DocumentInfo]) -> list[str]:
 
 
 def _state(session) -> tuple[int, list[tuple]]:  # type: ignore[no-untyped-def]
-    docs = session.core.get_docs()
-    return session.doc_count, [(d.id, d.text, d.metadata, d.embedding, d.payload) for d in docs]
+    return session.doc_count, contents(session)
 
 
 def test_add_counts_added_then_updated(vector_backend: str) -> None:
@@ -38,8 +37,7 @@ def test_upsert_replaces_document_entirely(vector_backend: str) -> None:
     s = custom_session(vector_backend)
     s.core.add_docs([DocumentInfo("a", "old", {"k": "v"}, [1, 0], "p")])
     s.core.add_docs([DocumentInfo("a", "new", None, [0, 1])])
-    (doc,) = s.core.get_docs()
-    assert (doc.text, doc.metadata, doc.embedding, doc.payload) == ("new", None, [0.0, 1.0], None)
+    assert contents(s) == [("a", "new", None, None, [0.0, 1.0])]
 
 
 @pytest.mark.parametrize(
@@ -76,13 +74,25 @@ def test_empty_batch_returns_zero_zero() -> None:
     assert builtin_session().core.add_docs([]) == (0, 0)
 
 
-def test_empty_id_rejects_whole_batch(vector_backend: str) -> None:
-    s = builtin_session(vector_backend)
-    s.core.add_docs([DocumentInfo("keep", "x")])
+def test_bad_document_rejects_whole_batch(vector_backend: str) -> None:
+    s = custom_session(vector_backend)
+    s.core.add_docs([DocumentInfo("keep", "x", embedding=[1, 0])])
     before = _state(s)
-    with pytest.raises(InvalidArgumentError, match=r"docs\[1\].*non-empty"):
-        s.core.add_docs([DocumentInfo("new", "y"), DocumentInfo("", "z")])
+    batch = [DocumentInfo("new", "y", embedding=[0, 1]), DocumentInfo("keep", "upd", embedding=[1, 1])]
+    with pytest.raises(InvalidArgumentError, match="expected 2 but received 3"):
+        s.core.add_docs(
+            [*batch, DocumentInfo("bad", "z", embedding=[1, 0, 0]), DocumentInfo("after", "w", embedding=[1, 1])]
+        )
     assert _state(s) == before
+
+
+def test_empty_id_is_an_ordinary_id(vector_backend: str) -> None:
+    s = custom_session(vector_backend)
+    assert s.core.add_docs([DocumentInfo("", "empty", {"k": "v"}, [1, 0])]) == (1, 0)
+    assert s.core.add_docs([DocumentInfo("", "again", None, [0, 1]), DocumentInfo("", "last", None, [1, 1])]) == (0, 2)
+    assert [(d.id, d.text) for d in s.core.get_docs(GetDocumentsOptions(doc_ids=[""]))] == [("", "last")]
+    assert [d.id for d in s.core.query("", QueryOptions(embedding=[1, 1])).docs] == [""]
+    assert s.core.delete_docs([""]) == 1 and s.doc_count == 0
 
 
 def test_empty_text_is_allowed() -> None:
@@ -114,9 +124,13 @@ def test_custom_missing_embeddings_is_plain_value_error_listing_ids() -> None:
 def test_custom_dimension_fixed_by_first_vectors(vector_backend: str) -> None:
     s = custom_session(vector_backend)
     s.core.add_docs([DocumentInfo("a", "x", embedding=[1, 0, 0])])
-    with pytest.raises(InvalidArgumentError, match="expected 3, got 2 in doc 'b'"):
+    with pytest.raises(InvalidArgumentError) as info:
         s.core.add_docs([DocumentInfo("b", "y", embedding=[1, 0])])
-    with pytest.raises(InvalidArgumentError, match="expected 2, got 3 in doc 'd'"):
+    assert (
+        str(info.value) == "The request has an invalid argument. Invalid embedding length: expected 3 but received 2."
+    )
+    assert info.value.detail == "Invalid argument: Invalid embedding length: expected 3 but received 2."
+    with pytest.raises(InvalidArgumentError, match="expected 2 but received 3"):
         custom_session(vector_backend).core.add_docs(
             [DocumentInfo("c", "y", embedding=[1, 0]), DocumentInfo("d", "y", embedding=[1, 0, 0])]
         )
@@ -131,18 +145,27 @@ def test_custom_dimension_frees_when_session_empties(vector_backend: str) -> Non
     assert s.core.query("", QueryOptions(embedding=[0, 1])).docs[0].id == "b"
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 1e39])
-def test_custom_non_finite_components_rejected(bad: float) -> None:
+@pytest.mark.parametrize("bad, shown", [(math.nan, "NaN"), (math.inf, "inf"), (-math.inf, "-inf"), (1e39, "inf")])
+def test_custom_non_finite_components_rejected(bad: float, shown: str) -> None:
     s = custom_session()
-    with pytest.raises(InvalidArgumentError, match="finite"):
-        s.core.add_docs([DocumentInfo("a", "x", embedding=[1.0, bad])])
+    with pytest.raises(InvalidArgumentError) as info:
+        # every vector is checked for finite components before any dimension is compared
+        s.core.add_docs(
+            [DocumentInfo("b", "x", embedding=[1.0, 0.0, 0.0]), DocumentInfo("a", "x", embedding=[1.0, bad])]
+        )
+    assert info.value.detail == (
+        f"Invalid argument: embedding for document 'a' holds {shown} at position 1; "
+        "every component must be a finite number"
+    )
     assert s.doc_count == 0
 
 
 def test_embeddings_are_float32() -> None:
     s = custom_session()
-    s.core.add_docs([DocumentInfo("a", "x", embedding=[0.1, 1.0])])
-    assert s.core.get_docs()[0].embedding == [0.10000000149011612, 1.0]
+    doc = DocumentInfo("a", "x", embedding=[0.1, 1.0])
+    assert doc.embedding == [0.10000000149011612, 1.0]
+    s.core.add_docs([doc])
+    assert contents(s)[0][4] == [0.10000000149011612, 1.0]
 
 
 def test_delete_counts_removed_ignores_unknown_and_repeats(vector_backend: str) -> None:
@@ -157,47 +180,63 @@ def test_delete_counts_removed_ignores_unknown_and_repeats(vector_backend: str) 
 def test_delete_rejects_non_list_of_str(bad: object) -> None:
     s = builtin_session()
     s.core.add_docs([DocumentInfo("a", "x")])
-    with pytest.raises(InvalidArgumentError, match="doc_ids"):
+    with pytest.raises(InvalidArgumentError, match="doc_ids") as info:
         s.core.delete_docs(bad)
+    assert isinstance(info.value, TypeError)  # moss 1.21 raises a TypeError here
     assert s.doc_count == 1
 
 
 def test_get_docs_default_order_is_code_point_id_order() -> None:
     s = builtin_session()
-    s.core.add_docs([DocumentInfo(i, i) for i in ["b", "a", "B", "é", "10", "9"]])
-    assert _ids(s.core.get_docs()) == ["10", "9", "B", "a", "b", "é"]
-    assert _ids(s.core.get_docs(GetDocumentsOptions())) == ["10", "9", "B", "a", "b", "é"]
+    s.core.add_docs([DocumentInfo(i, i) for i in ["b", "a", "B", "é", "10", "9", "\U0001f600", "\uffff"]])
+    want = ["10", "9", "B", "a", "b", "é", "\uffff", "\U0001f600"]
+    assert _ids(s.core.get_docs()) == want
+    assert _ids(s.core.get_docs(GetDocumentsOptions())) == want
+    s.core.add_docs([DocumentInfo("a", "upsert does not move it"), DocumentInfo("0", "new")])
+    s.core.delete_docs(["B"])
+    assert _ids(s.core.get_docs()) == ["0", "10", "9", "a", "b", "é", "\uffff", "\U0001f600"]
 
 
-def test_get_docs_by_ids_keeps_request_order_skips_missing_dedups() -> None:
+def test_get_docs_by_ids_keeps_request_order_skips_missing_keeps_repeats() -> None:
     s = builtin_session()
     s.core.add_docs([DocumentInfo(i, i, {"n": str(n)}) for n, i in enumerate("abcd")])
     opts = GetDocumentsOptions(doc_ids=["c", "zz", "a", "c"], sort_by="n", ascending=False)
-    assert _ids(s.core.get_docs(opts)) == ["c", "a"]
+    assert _ids(s.core.get_docs(opts)) == ["c", "a", "c"]
     assert s.core.get_docs(GetDocumentsOptions(doc_ids=[])) == []
 
 
 def test_get_docs_ids_and_filter_intersect() -> None:
     s = builtin_session()
     s.core.add_docs([DocumentInfo(i, i, {"k": "1" if i in "ab" else "2"}) for i in "abcd"])
-    opts = GetDocumentsOptions(doc_ids=["d", "b", "a"], filter={"field": "k", "condition": {"$eq": "1"}})
-    assert _ids(s.core.get_docs(opts)) == ["b", "a"]
+    opts = GetDocumentsOptions(doc_ids=["d", "b", "a", "b"], filter={"field": "k", "condition": {"$eq": "1"}})
+    assert _ids(s.core.get_docs(opts)) == ["b", "a", "b"]
 
 
-def test_get_docs_sort_by_numbers_first_then_text_missing_last() -> None:
+def test_get_docs_sort_by_numbers_then_text_then_missing_reversed_whole() -> None:
     s = builtin_session()
-    values = {"a": "50", "b": "9", "c": "apple", "d": "-1.5", "e": "Zed", "f": None, "g": "9"}
-    s.core.add_docs([DocumentInfo(i, i, None if v is None else {"v": v}) for i, v in values.items()])
+    values = {"a": "50", "b": "9", "c": "apple", "d": "-1.5", "e": "Zed", "f": None, "g": "9", "h": None}
+    s.core.add_docs([DocumentInfo(i, i, None if v is None else {"v": v}) for i, v in reversed(values.items())])
     asc = _ids(s.core.get_docs(GetDocumentsOptions(sort_by="v")))
-    assert asc == ["d", "b", "g", "a", "e", "c", "f"]
+    assert asc == ["d", "b", "g", "a", "e", "c", "f", "h"]
     desc = _ids(s.core.get_docs(GetDocumentsOptions(sort_by="v", ascending=False)))
-    assert desc == ["c", "e", "a", "b", "g", "d", "f"]
+    assert desc == ["f", "h", "c", "e", "a", "b", "g", "d"]  # equal keys stay in ascending id order
 
 
-def test_get_docs_embedding_only_for_custom() -> None:
+def test_get_docs_sort_numbers_are_finite_plain_decimals_ties_by_text() -> None:
+    s = builtin_session()
+    values = ["1", "1.0", "01", "-0", "0", "+4", "1e2", ".5", "7.", "inf", " 3", "1" + "0" * 400, "2"]
+    s.core.add_docs([DocumentInfo(f"d{i:02d}", "t", {"v": v}) for i, v in enumerate(values)])
+    got = [d.metadata["v"] for d in s.core.get_docs(GetDocumentsOptions(sort_by="v"))]  # type: ignore[index]
+    numbers = ["-0", "0", "01", "1", "1.0", "2"]  # by float value, equal floats by their text
+    assert got == numbers + sorted(set(values) - set(numbers))
+
+
+def test_get_docs_never_returns_embeddings() -> None:
     c = custom_session()
-    c.core.add_docs([DocumentInfo("a", "x", embedding=[0.5, 0.5])])
-    assert c.core.get_docs()[0].embedding == [0.5, 0.5]
+    c.core.add_docs([DocumentInfo("a", "x", {"p": "P", "o": "1"}, embedding=[0.5, 0.5])])
+    assert c.core.get_docs()[0].embedding is None
+    assert c.core.get_docs(GetDocumentsOptions(doc_ids=["a"]))[0].embedding is None
+    assert c.core.get_docs(GetDocumentsOptions(group_by=ParentGrouping("p", "o")))[0].embedding is None
     b = builtin_session()
     b.core.add_docs([DocumentInfo("a", "x")])
     assert b.core.get_docs()[0].embedding is None
@@ -230,6 +269,32 @@ def test_get_docs_group_by_parent() -> None:
     )
     got = s.core.get_docs(GetDocumentsOptions(group_by=ParentGrouping("parentId", "n")))
     assert [(d.id, d.text) for d in got] == [("p1", "first\nsecond"), ("p2", "only"), ("solo", "alone")]
+    assert got[0].metadata == {"parentId": "p1", "n": "9"}  # the first member in order_field order
+
+
+def test_get_docs_group_order_parents_first_then_the_rest_in_list_order() -> None:
+    s = builtin_session()
+    s.core.add_docs(
+        [
+            DocumentInfo("0solo", "a0", {"r": "0"}),
+            DocumentInfo("c1", "P2", {"parent": "P", "pos": "2", "r": "5"}, payload="pl1"),
+            DocumentInfo("c2", "P1", {"parent": "P", "pos": "1", "r": "1"}, payload="pl2"),
+            DocumentInfo("c3", "Q1", {"parent": "Q", "pos": "1", "r": "3"}),
+            DocumentInfo("m", "msolo"),
+            DocumentInfo("z1", "Z", {"parent": "", "r": "4"}),
+        ]
+    )
+    g = ParentGrouping("parent", "pos")
+    got = s.core.get_docs(GetDocumentsOptions(group_by=g, sort_by="r", ascending=False))
+    assert [(d.id, d.text, d.payload) for d in got] == [
+        ("P", "P1\nP2", "pl2"),
+        ("", "Z", None),
+        ("Q", "Q1", None),
+        ("m", "msolo", None),
+        ("0solo", "a0", None),
+    ]
+    got = s.core.get_docs(GetDocumentsOptions(group_by=g, doc_ids=["m", "c2", "c1", "c2"]))
+    assert [(d.id, d.text) for d in got] == [("P", "P1\nP1\nP2"), ("m", "msolo")]
 
 
 @pytest.mark.parametrize(
@@ -244,8 +309,10 @@ def test_get_docs_group_by_parent() -> None:
     ],
 )
 def test_get_docs_rejects_bad_options(options: object, match: str) -> None:
-    with pytest.raises(InvalidArgumentError, match=match):
+    with pytest.raises(InvalidArgumentError, match=match) as info:
         builtin_session().core.get_docs(options)  # type: ignore[arg-type]
+    # wrong types are TypeErrors too, as moss 1.21 raises them; a malformed filter is not
+    assert isinstance(info.value, TypeError) == (match != "condition")
 
 
 def test_add_docs_accepts_dicts() -> None:
@@ -256,5 +323,6 @@ def test_add_docs_accepts_dicts() -> None:
 
 
 def test_list_of_strings_is_rejected_with_clear_error() -> None:
-    with pytest.raises((InvalidArgumentError, TypeError), match="DocumentInfo"):
-        builtin_session().core.add_docs(["just text"])
+    with pytest.raises(InvalidArgumentError, match=r"docs\[1\] must be a DocumentInfo") as info:
+        builtin_session().core.add_docs([DocumentInfo("a", "x"), "just text"])
+    assert isinstance(info.value, AttributeError)  # moss 1.21 raises AttributeError for such an item

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from helpers import client
+from helpers import client, contents
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -124,7 +124,7 @@ calls = st.one_of(
 
 
 def _state(core: Any) -> tuple[int, list[tuple[Any, ...]]]:
-    return core.doc_count, [(d.id, d.text, d.metadata, d.embedding, d.payload) for d in core.get_docs()]
+    return core.doc_count, contents(core)
 
 
 def _apply(core: Any, call: tuple[str, Any, Any]) -> None:

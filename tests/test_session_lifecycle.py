@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import client
+from helpers import client, contents
 
 from moss_ref import DocumentInfo, InvalidArgumentError, MossClient, MossError, QueryOptions
 from moss_ref._store import MemoryStore
@@ -110,8 +110,7 @@ def test_push_then_resume_in_new_client_adopts_model(vector_backend: str) -> Non
     assert (result.index_name, result.doc_count, result.status) == ("support", 1, "completed")
     b = client(vector_backend, store=store).session_sync("support")  # model omitted: adopt
     assert (b.model_id, b.doc_count) == ("custom", 1)
-    (doc,) = b.core.get_docs()
-    assert (doc.id, doc.text, doc.metadata, doc.embedding, doc.payload) == ("x", "hello", {"k": "v"}, [1.0, 0.0], "pay")
+    assert contents(b) == [("x", "hello", {"k": "v"}, "pay", [1.0, 0.0])]
     assert b.core.query("hello", QueryOptions(embedding=[1, 0])).docs[0].id == "x"
 
 
@@ -159,9 +158,9 @@ def test_push_of_empty_session_is_invalid_argument() -> None:
 def test_push_leaves_local_session_unchanged() -> None:
     s = client().session_sync("kb")
     s.core.add_docs([DocumentInfo("a", "x")])
-    before = s.core.get_docs()
+    before = contents(s)
     asyncio.run(s.push_index())
-    assert s.core.get_docs() == before and s.doc_count == 1
+    assert contents(s) == before and s.doc_count == 1
 
 
 def test_wrong_key_is_unauthorized_from_session() -> None:
@@ -219,11 +218,10 @@ def test_multi_index_checks_the_query_vector_at_every_alpha_before_skipping() ->
 @pytest.mark.parametrize(
     "docs",
     [
-        [DocumentInfo("", "t")],
         ["plain text"],
         [DocumentInfo("a", "t", embedding=[1]), DocumentInfo("b", "t", embedding=[1, 2])],
     ],
-    ids=["empty-id", "strings", "dimensions"],
+    ids=["strings", "dimensions"],
 )
 def test_create_index_rejects_bad_documents_before_checking_credentials(docs: list[object]) -> None:
     store = MemoryStore()

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 import model
 import pytest
-from helpers import client
+from helpers import client, contents
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -71,9 +71,9 @@ def machine_for(vector_backend: str) -> type[RuleBasedStateMachine]:
                 )
             assert got == (added, updated)
 
-        @rule(batch=st.lists(docs, min_size=1, max_size=3), bad=st.sampled_from(["empty-id", "dim", "nan"]))
+        @rule(batch=st.lists(docs, min_size=1, max_size=3), bad=st.sampled_from(["not-a-document", "dim", "nan"]))
         def add_bad_batch(self, batch: list[DocumentInfo], bad: str) -> None:
-            broken = DocumentInfo("", "x", None, [1, 0, 0])
+            broken: object = "not a document"
             if bad == "dim":
                 broken = DocumentInfo("z", "x", None, [1.0] * (DIM + 1))
             elif bad == "nan":
@@ -92,7 +92,7 @@ def machine_for(vector_backend: str) -> type[RuleBasedStateMachine]:
         def get(self, ids: Optional[list[str]], f: tuple[Optional[dict[str, object]], Where]) -> None:
             flt, where = f
             got = [d.id for d in self.session.core.get_docs(GetDocumentsOptions(doc_ids=ids, filter=flt))]
-            order = list(dict.fromkeys(ids)) if ids is not None else sorted(self.model)
+            order = ids if ids is not None else sorted(self.model)  # DOC-11: repeats kept
             want = [i for i in order if i in self.model and (where is None or where(self.model[i].metadata))]
             assert got == want
 
@@ -128,7 +128,7 @@ def machine_for(vector_backend: str) -> type[RuleBasedStateMachine]:
         @invariant()
         def contents_agree(self) -> None:
             assert self.session.doc_count == len(self.model)
-            got = [(d.id, d.text, d.metadata, d.embedding) for d in self.session.core.get_docs()]
+            got = [(i, text, md, vector) for i, text, md, _, vector in contents(self.session)]
             want = [(i, self.model[i].text, self.model[i].metadata, self.model[i].vector) for i in sorted(self.model)]
             assert got == want
 

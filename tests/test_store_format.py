@@ -395,7 +395,6 @@ HAND_EDITS: dict[str, Callable[[DirectoryStore], None]] = {
     "files path key": _edit_manifest(lambda m: m["files"].__setitem__("../x", {"bytes": 0, "sha256": "0" * 64})),
     "manifest not an object": _edit_manifest(lambda m: m.clear()),
     "duplicate id": _edit_docs(lambda lines: [lines[0], lines[0], lines[2]]),
-    "empty id": _edit_docs(_line(0, b'{"id":"","text":"t"}')),
     "id not a string": _edit_docs(_line(0, b'{"id":1,"text":"t"}')),
     "text missing": _edit_docs(_line(0, b'{"id":"z"}')),
     "unknown doc key": _edit_docs(_line(0, b'{"id":"z","text":"t","embedding":[1,2,3,4]}')),

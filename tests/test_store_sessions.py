@@ -12,6 +12,7 @@ from array import array
 from typing import Any
 
 import pytest
+from helpers import contents
 
 from moss_ref import DocumentInfo, InvalidArgumentError, JobStatus, MossClient, MossError, QueryOptions
 from moss_ref._corpus import Record
@@ -53,7 +54,7 @@ def test_push_then_resume_in_a_new_client(store: Store) -> None:
         warnings.simplefilter("error")  # same embedder: nothing is re-embedded
         resumed = client(store).session_sync("support")
     assert resumed.doc_count == 2 and resumed.model_id == "moss-minilm"
-    assert run(resumed.get_docs()) == run(s.get_docs())
+    assert contents(resumed) == contents(s)
     after = run(resumed.query("refund", QueryOptions(top_k=2)))
     assert [(d.id, d.score) for d in after.docs] == [(d.id, d.score) for d in before.docs]
 
@@ -128,9 +129,9 @@ def test_push_of_an_empty_session_is_invalid_and_local_state_survives_a_push(sto
     assert str(info.value) == "No documents in session index. Add documents before pushing."
     assert store.read_index(P, "idx") is None
     run(s.add_docs(DOCS))
-    docs_before = run(s.get_docs())
+    docs_before = contents(s)
     run(s.push_index())
-    assert run(s.get_docs()) == docs_before and s.doc_count == 2
+    assert contents(s) == docs_before and s.doc_count == 2
 
 
 def test_push_job_is_completed_and_visible_to_other_clients(store: Store) -> None:
@@ -192,7 +193,7 @@ def test_save_and_load_from_disk_with_an_explicit_path(store: Store, tmp_path: A
     assert fresh.model_id == "moss-minilm"
     assert run(fresh.load_from_disk(str(tmp_path / "cache"))) == 1
     assert fresh.model_id == "custom"  # the snapshot's model is adopted
-    assert run(fresh.get_docs()) == run(s.get_docs())
+    assert contents(fresh) == contents(s)
 
 
 def test_default_snapshot_directories(store: Store, tmp_path: Any, monkeypatch: Any) -> None:
@@ -225,11 +226,11 @@ def test_missing_or_corrupt_snapshot_is_deserialization_and_changes_nothing(stor
     cache = str(tmp_path / "cache")
     s = client(store).session_sync("snap")
     run(s.add_docs(DOCS))
-    before = run(s.get_docs())
+    before = contents(s)
     with pytest.raises(MossError) as info:
         run(s.load_from_disk(cache))
     assert info.value.code == "DESERIALIZATION" and "no saved session snapshot" in str(info.value)
-    assert run(s.get_docs()) == before
+    assert contents(s) == before
     run(s.save_to_disk(cache))
     folder = child_path(os.path.abspath(cache), "snap")
     with open(os.path.join(folder, "CURRENT")) as f:

@@ -41,3 +41,15 @@ def test_strict_query_refuses_ignored_or_clamped_options() -> None:
                     session.core.query("apple", options)
             else:
                 assert [d.id for d in session.core.query("apple", options).docs] == ["a"]
+
+
+def test_strict_refuses_an_empty_document_id() -> None:
+    """DOC-5: moss 1.21 takes "" as an ordinary id; strict mode refuses it, and the batch is not applied."""
+    from moss_ref import DocumentInfo, InvalidArgumentError
+
+    strict = MossClient("p", "k", store=MemoryStore(), strict=True).session_sync("s", "custom")
+    with pytest.raises(InvalidArgumentError, match=r"docs\[1\].*non-empty"):
+        strict.core.add_docs([DocumentInfo("a", "x", embedding=[1, 0]), DocumentInfo("", "y", embedding=[0, 1])])
+    assert strict.doc_count == 0
+    lenient = MossClient("p", "k", store=MemoryStore()).session_sync("s", "custom")
+    assert lenient.core.add_docs([DocumentInfo("", "y", embedding=[0, 1])]) == (1, 0)

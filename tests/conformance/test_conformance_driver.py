@@ -68,7 +68,12 @@ def test_responses_separate_result_error_skip_and_failure() -> None:
         {"seq": 1, "cmd": "hello", "protocol_versions": [1]},
         {"seq": 2, "cmd": "start_case", "case": "demo", "features": ["documents"]},
         {"seq": 3, "cmd": "step", "op": "open_session", "args": {"index": "kb", "model_id": "custom"}},
-        {"seq": 4, "cmd": "step", "op": "add_docs", "args": {"docs": [{"id": "", "text": "x", "embedding": [1]}]}},
+        {
+            "seq": 4,
+            "cmd": "step",
+            "op": "add_docs",
+            "args": {"docs": [{"id": "a", "text": "x", "embedding": [{"$float": "NaN"}]}]},
+        },
         {"seq": 5, "cmd": "step", "op": "add_docs", "args": {"docs": [{"id": "a", "text": "x"}]}},
         {"seq": 6, "cmd": "step", "op": "query", "args": {"query": "x", "embedding": [{"$float": "NaN"}]}},
         {"seq": 7, "cmd": "end_case"},
