@@ -28,7 +28,7 @@ def _docs(n: int) -> list[DocumentInfo]:
 def bench_text_add_docs(n: int, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {"docs": n, "batch": BATCH}
     docs = _docs(n)
-    for embedder in ("hash-v1", "minilm-onnx", "minilm-numpy"):
+    for embedder in ("hash-v1", "minilm-onnx-fp32", "minilm-onnx", "minilm-numpy"):
         client = MossClient("bench", "bench-key", store=MemoryStore(), embedder=embedder)
         try:
             with warnings.catch_warnings():
