@@ -77,7 +77,7 @@ def test_vectors_catch_a_mutant_served_by_the_driver() -> None:
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_fuzzer_catches_mutant(name: str, tmp_path: Path) -> None:
     report = fuzz(
-        lambda: make(name, vector_backend="python"), lambda: ReferenceTarget(vector_backend="python"), max_examples=100
+        lambda: make(name, vector_backend="python"), lambda: ReferenceTarget(vector_backend="python"), max_examples=200
     )
     assert report.counterexample is not None, f"the fuzzer did not catch {name}"
     assert len(report.counterexample["steps"]) <= 12, "the counterexample should be shrunk"
