@@ -207,7 +207,9 @@ def plan_query(
         alpha = min(1.0, max(0.0, _finite("alpha", raw_alpha, "a finite number (clamped to [0, 1])")))
     embedding = None
     if opts.embedding is not None:
-        embedding = check_query_vector(opts.embedding, dimension, used=alpha > 0)
+        # An index with no vectors yet (dimension None) answers [] before the norm is looked at;
+        # non-finite components are refused everywhere (observed: moss 1.21.0).
+        embedding = check_query_vector(opts.embedding, dimension, used=alpha > 0 and dimension is not None)
     flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=strict)
     group_by = opts.group_by
     if group_by is not None and not is_parent_grouping(group_by):

@@ -258,6 +258,23 @@ def test_zero_query_vector_only_refused_when_vectors_rank(embedding: list[float]
     assert len(s.core.query("", QueryOptions(embedding=[1e-12, 0, 0, 0], alpha=1.0)).docs) == 5
 
 
+def test_an_index_without_vectors_answers_before_the_norm_is_checked() -> None:
+    """QRY-2: an empty custom session answers [] for a zero or wrong-length vector (there is no
+    dimension yet), but still refuses non-finite components; a non-empty one refuses all three,
+    even at top_k 0 (observed: moss 1.21.0)."""
+    s = custom_session("python")
+    for embedding in ([0, 0, 0], [1, 0]):
+        assert s.core.query("the cat", QueryOptions(embedding=embedding)).docs == []
+    with pytest.raises(InvalidArgumentError, match="finite"):
+        s.core.query("the cat", QueryOptions(embedding=[math.nan, 0, 0]))
+    s.core.add_docs([DocumentInfo("a", "the cat", embedding=[1.0, 0.0, 0.0])])
+    for embedding, match in (([0, 0, 0], "norm"), ([1, 0], "length")):
+        with pytest.raises(InvalidArgumentError, match=match):
+            s.core.query("x", QueryOptions(embedding=embedding, top_k=0))
+    s.core.delete_docs(["a"])  # emptied: the dimension is free again
+    assert s.core.query("x", QueryOptions(embedding=[0, 0])).docs == []
+
+
 def test_top_k_rules() -> None:
     s = _x1("python")
     assert len(s.core.query("x", QueryOptions(embedding=E)).docs) == 5  # default 5
