@@ -5,6 +5,7 @@
     RuntimeError
      └── MossError                 code in E-2, fixed public str per kind, .detail = specifics
           └── InvalidArgumentError (also a ValueError; code is always "INVALID_ARGUMENT")
+               └── InvalidArgumentTypeError (also a TypeError: where the real SDK raises TypeError)
 
 Plain ``ValueError``/``TypeError``/``RuntimeError``/``TimeoutError`` are raised exactly where the
 real SDK raises them (model mismatch on resume, missing custom embeddings, closed client, ...).
@@ -44,6 +45,19 @@ class InvalidArgumentError(MossError, ValueError):
 
     def __init__(self, message: str = "", detail: str | None = None) -> None:
         super().__init__(message, INVALID_ARGUMENT, detail)
+
+
+class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type, where the real SDK raises a plain ``TypeError`` (FLT-24).
+
+    It is an InvalidArgumentError (code ``INVALID_ARGUMENT``) and a ``TypeError``, so both
+    ``except InvalidArgumentError`` and ``except TypeError`` written for ``moss`` catch it.
+    """
+
+
+def invalid_type(message: str) -> InvalidArgumentTypeError:
+    """An InvalidArgumentTypeError whose str and detail both carry the specific message."""
+    return InvalidArgumentTypeError(message, detail=message)
 
 
 def invalid(message: str) -> InvalidArgumentError:
