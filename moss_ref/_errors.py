@@ -5,6 +5,7 @@
     RuntimeError
      └── MossError                 code in E-2, fixed public str per kind, .detail = specifics
           └── InvalidArgumentError (also a ValueError; code is always "INVALID_ARGUMENT")
+               └── InvalidArgumentTypeError (also a TypeError: where the real SDK raises TypeError)
 
 Plain ``ValueError``/``TypeError``/``RuntimeError``/``TimeoutError`` are raised exactly where the
 real SDK raises them (model mismatch on resume, missing custom embeddings, closed client, ...).
@@ -55,17 +56,19 @@ class NotADocumentError(InvalidArgumentError, AttributeError):
     """
 
 
-class ArgumentTypeError(InvalidArgumentError, TypeError):
-    """An argument of the wrong type where moss 1.21's binding raises a plain ``TypeError``.
+class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type, where moss 1.21's binding raises a plain ``TypeError``.
 
-    (``delete_docs("a")``, ``get_docs("junk")``, a ``doc_ids`` item that is not a ``str``...) Both
-    classes, so code written for moss (``except TypeError``) and for moss_ref catch it.
+    (A filter of the wrong shape, ``delete_docs("a")``, ``get_docs("junk")``, a ``doc_ids`` item
+    that is not a ``str``...: FLT-24, DOC-15.) It is an InvalidArgumentError (code
+    ``INVALID_ARGUMENT``) and a ``TypeError``, so both ``except InvalidArgumentError`` and
+    ``except TypeError`` written for ``moss`` catch it.
     """
 
 
-def wrong_type(message: str) -> ArgumentTypeError:
-    """An :class:`ArgumentTypeError` whose str and detail both carry the specific message."""
-    return ArgumentTypeError(message, detail=message)
+def invalid_type(message: str) -> InvalidArgumentTypeError:
+    """An InvalidArgumentTypeError whose str and detail both carry the specific message."""
+    return InvalidArgumentTypeError(message, detail=message)
 
 
 def invalid(message: str) -> InvalidArgumentError:

@@ -1,22 +1,27 @@
 """Metadata filters: parse and check a whole filter once, then match many documents fast.
 
-Grammar (F-1, R-F-1)::
+Grammar (F-1, FLT-1)::
 
     filter    := {"field": str, "condition": {op: value}}
                | {"$and": [filter, ...]} | {"$or": [filter, ...]}
     op        := $eq | $ne | $gt | $gte | $lt | $lte      (value: str | int | float)
-               | $in | $nin                               (value: non-empty list of those)
+               | $in | $nin                               (value: list of those)
                | $near                                    (value: "lat,lng,maxDistanceMeters")
 
-:func:`compile_filter` checks everything before any document is seen (R-F-2) and returns a
-:class:`Filter`: a tree of closures with every filter value converted once (F-4), range bounds
-pre-parsed as :class:`~decimal.Decimal` and the ``$near`` centre pre-computed. Every rejection is an
-:class:`~moss_ref._errors.InvalidArgumentError` whose message starts with the path of the bad
-clause (``filter.$and[1].condition: ...``), says what was wrong and what is accepted.
+The rules (FLT-n in ``docs/rules/filters.md``) are the real ``moss`` 1.21 binding's, observed,
+including what it does with filters that say two things at once: a dict holding ``$and`` is an
+``$and`` whatever else it holds (then ``$or``, then ``field``); a condition uses its first
+operator in the order of :data:`PRECEDENCE` and ignores the rest, unchecked; an empty ``$and``
+matches every document and an empty ``$or`` none. :func:`compile_filter` with ``strict=True``
+(STRICT-1) refuses those filters instead.
 
-Operators are small functions collected in :data:`OPERATORS` (jsonschema style): each takes the
-raw value and its path, validates it, and returns a test on the stored metadata string. The rules
-they implement are numbered FLT-n in ``docs/rules/filters.md``.
+:func:`compile_filter` checks every clause it will use before any document is seen (FLT-25) and
+returns a :class:`Filter`: a tree of closures with every filter value converted once (F-4) and the
+``$near`` centre pre-computed. It walks the filter without recursion, so any nesting depth the
+input has is compiled (FLT-26). Every rejection is an
+:class:`~moss_ref._errors.InvalidArgumentError` whose message starts with the path of the bad
+clause (``filter.$and[1].condition: ...``); where the real SDK raises ``TypeError`` it is an
+:class:`~moss_ref._errors.InvalidArgumentTypeError`, a ``TypeError`` too.
 
 A compiled filter also carries an *index plan* (:attr:`Filter.index_plan`) for callers that keep
 an inverted index field -> value -> ids: ``$eq`` and ``$in`` become :class:`IndexTerm`, ``$and`` /
@@ -30,7 +35,6 @@ are, by construction, the ids :meth:`Filter.matches` accepts (tested).
 from __future__ import annotations
 
 import json
-import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -39,10 +43,12 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Optional, Union, final
 
-from ._errors import invalid
-from ._numbers import positional
+from ._errors import invalid, invalid_type
+from ._filter_values import range_number, value_text
+from ._geo import EARTH_RADIUS_M, near_test
 
 __all__ = [
+    "EARTH_RADIUS_M",
     "Filter",
     "IndexAll",
     "IndexAny",
@@ -52,6 +58,7 @@ __all__ = [
     "filter_value_text",
     "plain_decimal",
     "OPERATORS",
+    "PRECEDENCE",
     "MAX_DEPTH",
 ]
 
@@ -60,8 +67,8 @@ NodeTest = Callable[[Metadata], bool]
 """A compiled filter node: does this document's metadata match?"""
 ValueTest = Callable[[str], bool]
 """A compiled operator: does this stored metadata string satisfy it?"""
-OperatorCompiler = Callable[[object, str], ValueTest]
-"""Validate an operator's raw value (with its path, for messages) and build its test."""
+OperatorCompiler = Callable[[object, object, bool], ValueTest]
+"""Validate an operator's raw value (with its path, whose str() names it in messages, and the strict flag)."""
 
 
 @dataclass(frozen=True)
@@ -89,35 +96,30 @@ class IndexAny:
 IndexPlan = Optional[Union[IndexTerm, IndexAll, IndexAny]]
 """How to answer a filter node from a field -> value -> ids index; ``None``: evaluate it instead."""
 
-Compiled = tuple[NodeTest, IndexPlan]
-"""A compiled node: its test and its index plan."""
-
 MAX_DEPTH: Final = 100
-"""Deepest allowed nesting of ``$and``/``$or`` (FLT-26); deeper input is refused, not recursed into."""
+"""Deepest nesting of ``$and``/``$or`` strict mode allows (FLT-26); the default has no limit."""
 
-EARTH_RADIUS_M: Final = 6_371_000.0  # R-F-6
+_CLOSURE_HEIGHT: Final = 200
+"""Up to this height a compiled tree is nested closures; a taller one is evaluated by a loop."""
 
 _EMPTY: Final[Metadata] = MappingProxyType({})
-_OPERATOR_LIST: Final = "$eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $near"  # F-3 wording and order
-_NEAR_FORMAT: Final = (
-    'expected "lat,lng,maxDistanceMeters", three finite numbers with a distance of 0 or more, '
-    'for example "40.7580,-73.9855,5000"'
-)  # F-10 wording
+PRECEDENCE: Final = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$near", "$in", "$nin")
+"""The order in which a condition's operator is chosen when it holds several (FLT-6, observed)."""
+_OPERATOR_LIST: Final = "$eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $near"  # the real SDK's wording and order
 
 
 # --------------------------------------------------------------------------------------------
-# Scalars: F-4 / R-F-3 conversion, R-F-4 plain decimals
+# Scalars
 # --------------------------------------------------------------------------------------------
 
 _PLAIN_DECIMAL: Final = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
 
 def plain_decimal(text: str) -> Decimal | None:
-    """The exact value of ``text`` if it is a plain decimal, else None (R-F-4, FLT-18).
+    """The exact value of ``text`` if it is a plain decimal, else None (get_docs ``sort_by``).
 
     Plain = optional ``+``/``-``, one or more ASCII digits, optionally ``.`` and one or more ASCII
-    digits. No exponent, no spaces, no ``inf``/``nan``, no ``_``, no non-ASCII digits, no ``.5``
-    or ``5.``. ``"-0"`` and ``"+0.0"`` are plain and equal to ``0``.
+    digits. Filters do not use it: range operators use :func:`~moss_ref._filter_values.range_number`.
     """
     if _PLAIN_DECIMAL.fullmatch(text) is None:
         return None
@@ -134,40 +136,33 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _value_text(value: object, path: str) -> str:
-    """F-4 / R-F-3 / FLT-9..FLT-14: the string a filter scalar is compared as.
+@final
+class _Path:
+    """Where a clause sits (``filter.$and[1].condition``), rendered only when an error names it.
 
-    ``str`` unchanged; ``bool`` refused (R-F-2: booleans are stored as ``"true"``/``"false"``);
-    ``int`` as exact decimal text; a finite ``float`` that is integral with ``|v| < 2**63`` as
-    integer text (``10.0 -> "10"``, ``-0.0 -> "0"``), any other finite float as its shortest
-    round-trip digits without exponent (``0.5 -> "0.5"``, ``1e20 -> "100000000000000000000"``);
-    NaN/inf refused; anything else refused with F-3's message.
+    Building the text eagerly would cost time quadratic in the nesting depth.
     """
-    if isinstance(value, str):
-        return str.__str__(value)  # a plain str, even for a str subclass
-    if isinstance(value, bool):
-        raise invalid(
-            f'{path}: got the boolean {value}; metadata booleans are stored as the strings "true" and "false", '
-            f'so filter with "true" or "false" instead'
-        )
-    if isinstance(value, int):
-        try:
-            return int.__repr__(value)
-        except ValueError:  # beyond sys.get_int_max_str_digits()
-            raise invalid(f"{path}: integer filter value is too large to write as text; pass it as a str") from None
-    if isinstance(value, float):
-        number = float(value)
-        if not math.isfinite(number):
-            raise invalid(f"{path}: Filter value must be a finite number, got {number!r}")
-        if number.is_integer() and abs(number) < 2**63:
-            return int.__repr__(int(number))
-        return positional(number)
-    raise invalid(f"{path}: Filter value must be a str, int, or float, got {_kind(value)}")
+
+    __slots__ = ("_parent", "_suffix")
+
+    def __init__(self, suffix: str, parent: Optional[_Path] = None) -> None:
+        self._parent, self._suffix = parent, suffix
+
+    def child(self, suffix: str) -> _Path:
+        return _Path(suffix, self)
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        node: Optional[_Path] = self
+        while node is not None:
+            parts.append(node._suffix)
+            node = node._parent
+        return "".join(reversed(parts))
 
 
 def filter_value_text(value: object) -> str:
     """F-4: the string one filter scalar is compared as (see FLT-9); raises InvalidArgumentError."""
-    return _value_text(value, "value")
+    return value_text(value, "value")
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,14 +186,14 @@ class _Members:
         return stored in self.wants
 
 
-def _eq(value: object, path: str) -> ValueTest:
+def _eq(value: object, path: object, strict: bool) -> ValueTest:
     """``$eq`` (F-5, FLT-16): the stored string equals the converted value exactly."""
-    return _Members(frozenset((_value_text(value, path),)))
+    return _Members(frozenset((value_text(value, path, strict),)))
 
 
-def _ne(value: object, path: str) -> ValueTest:
+def _ne(value: object, path: object, strict: bool) -> ValueTest:
     """``$ne`` (F-5, FLT-16): the stored string differs from the converted value."""
-    want = _value_text(value, path)
+    want = value_text(value, path, strict)
 
     def ne(stored: str) -> bool:
         return stored != want
@@ -206,26 +201,27 @@ def _ne(value: object, path: str) -> ValueTest:
     return ne
 
 
-def _value_set(value: object, path: str) -> frozenset[str]:
-    """The converted members of a ``$in``/``$nin`` list (F-3, R-F-2, FLT-15)."""
+def _value_set(value: object, path: object, strict: bool) -> frozenset[str]:
+    """The converted members of a ``$in``/``$nin`` list (F-3, FLT-15); strict refuses an empty list."""
     if not isinstance(value, list):
-        raise invalid(f"{path}: $in/$nin value must be a list, got {_kind(value)}")
-    if not value:
+        raise invalid_type(f"{path}: $in/$nin value must be a list, got {_kind(value)}")
+    if strict and not value:
         raise invalid(
-            f"{path}: $in/$nin value must be a list with at least one value; an empty list is refused "
-            "(an empty $in would match nothing, an empty $nin every document having the field)"
+            f"{path}: $in/$nin value must be a list with at least one value (strict mode; an empty $in "
+            "matches nothing, an empty $nin every document having the field)"
         )
-    return frozenset(_value_text(item, f"{path}[{i}]") for i, item in enumerate(value))
+    base = path if isinstance(path, _Path) else _Path(str(path))
+    return frozenset(value_text(item, base.child(f"[{i}]"), strict) for i, item in enumerate(value))
 
 
-def _in(value: object, path: str) -> ValueTest:
+def _in(value: object, path: object, strict: bool) -> ValueTest:
     """``$in`` (F-5, FLT-16): the stored string equals one of the converted values."""
-    return _Members(_value_set(value, path))
+    return _Members(_value_set(value, path, strict))
 
 
-def _nin(value: object, path: str) -> ValueTest:
+def _nin(value: object, path: object, strict: bool) -> ValueTest:
     """``$nin`` (F-5, FLT-16): the stored string equals none of the converted values."""
-    wants = _value_set(value, path)
+    wants = _value_set(value, path, strict)
 
     def nin(stored: str) -> bool:
         return stored not in wants
@@ -233,81 +229,35 @@ def _nin(value: object, path: str) -> ValueTest:
     return nin
 
 
-def _range(compare: Callable[[Any, Any], bool]) -> OperatorCompiler:  # operator.gt/ge/lt/le on str or Decimal
-    """``$gt $gte $lt $lte`` (F-6, F-7, R-F-4, FLT-17): ``stored <compare> value``.
+def _range(compare: Callable[[Any, Any], bool]) -> OperatorCompiler:  # operator.gt/ge/lt/le
+    """``$gt $gte $lt $lte`` (F-6, FLT-17): ``stored <compare> value``, within one class of text.
 
-    Exact Decimal comparison when both sides are plain decimals, else code-point string order.
-    The filter side is converted and parsed once, here.
+    Two range numbers (FLT-18) compare as floats, two other texts by code point; a number and
+    other text never satisfy a range. The filter side is converted and classified once, here.
     """
 
-    def compile_range(value: object, path: str) -> ValueTest:
-        want = _value_text(value, path)
-        want_number = plain_decimal(want)
+    def compile_range(value: object, path: object, strict: bool) -> ValueTest:
+        want = value_text(value, path, strict)
+        want_number = range_number(want)
         if want_number is None:
 
             def by_text(stored: str) -> bool:
-                return compare(stored, want)
+                return range_number(stored) is None and compare(stored, want)
 
             return by_text
 
-        def by_number_or_text(stored: str) -> bool:
-            number = plain_decimal(stored)
-            if number is None:
-                return compare(stored, want)
-            return compare(number, want_number)
+        def by_number(stored: str) -> bool:
+            number = range_number(stored)
+            return number is not None and compare(number, want_number)
 
-        return by_number_or_text
+        return by_number
 
     return compile_range
 
 
-_NUMBER: Final = r"[ \t]*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[ \t]*"
-_POINT: Final = re.compile(f"{_NUMBER},{_NUMBER}")  # "lat,lng"
-_NEAR_VALUE: Final = re.compile(f"{_NUMBER},{_NUMBER},{_NUMBER}")  # "lat,lng,meters"
-
-
-def _lat_lng(lat_text: str, lng_text: str) -> tuple[float, float] | None:
-    """Latitude in [-90, 90] and longitude in [-180, 180], in radians, or None (FLT-21, FLT-23).
-
-    The range test also refuses infinities from huge exponents (``1e999``).
-    """
-    lat, lng = float(lat_text), float(lng_text)
-    if -90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0:
-        return math.radians(lat), math.radians(lng)
-    return None
-
-
-def _near(value: object, path: str) -> ValueTest:
-    """``$near "lat,lng,meters"`` (F-10, R-F-6, FLT-20..FLT-23).
-
-    Numbers: optional sign, ASCII digits with optional fraction (``.5`` and ``5.`` allowed),
-    optional exponent; spaces/tabs around each are ignored. Matches a stored ``"lat,lng"`` (same
-    number syntax, in range) whose haversine distance (R = 6,371,000 m) to the centre is at most
-    ``meters``, inclusive. A stored value that is not a valid ``"lat,lng"`` does not match.
-    """
-    text = _value_text(value, path)
-    match = _NEAR_VALUE.fullmatch(text)
-    centre = None if match is None else _lat_lng(match[1], match[2])
-    radius = math.nan if match is None else float(match[3])
-    if centre is None or not (math.isfinite(radius) and radius >= 0):
-        raise invalid(
-            f'{path}: invalid $near value "{text[:80]}": {_NEAR_FORMAT}; '
-            "latitude must lie in [-90, 90] and longitude in [-180, 180]"
-        )
-    lat0, lng0 = centre
-    cos_lat0 = math.cos(lat0)  # the centre's trigonometry is done once
-    sin, cos, asin, sqrt = math.sin, math.cos, math.asin, math.sqrt
-
-    def near(stored: str) -> bool:
-        match = _POINT.fullmatch(stored)
-        point = None if match is None else _lat_lng(match[1], match[2])
-        if point is None:
-            return False
-        lat, lng = point
-        h = sin((lat - lat0) / 2) ** 2 + cos_lat0 * cos(lat) * sin((lng - lng0) / 2) ** 2
-        return 2 * EARTH_RADIUS_M * asin(sqrt(min(1.0, h))) <= radius  # rounding can lift h a hair above 1
-
-    return near
+def _near(value: object, path: object, strict: bool) -> ValueTest:
+    """``$near "lat,lng,meters"`` (F-10, FLT-20..FLT-23); the value is converted like any scalar first."""
+    return near_test(value_text(value, path, strict), path, strict)
 
 
 OPERATORS: Final[Mapping[str, OperatorCompiler]] = MappingProxyType(
@@ -323,16 +273,37 @@ OPERATORS: Final[Mapping[str, OperatorCompiler]] = MappingProxyType(
         "$near": _near,
     }
 )
-"""Operator name -> compiler. The whole operator vocabulary (R-F-1); anything else is refused."""
+"""Operator name -> compiler. The whole operator vocabulary (F-3); strict mode refuses anything else."""
 
 
 # --------------------------------------------------------------------------------------------
-# Nodes: field conditions and $and / $or
+# Compiled nodes
 # --------------------------------------------------------------------------------------------
+
+Tree = Union[NodeTest, tuple[bool, tuple["Tree", ...]]]
+"""A compiled node as data: a leaf test, or ``(is_and, children)``."""
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One compiled node: its data tree, its closure (None when too tall), index plan, height."""
+
+    tree: Tree
+    test: Optional[NodeTest]
+    plan: IndexPlan
+    exact: bool
+    height: int
+
+
+def _always(value: bool) -> NodeTest:
+    def constant(metadata: Metadata) -> bool:
+        return value
+
+    return constant
 
 
 def _field_condition(field: str, test: ValueTest) -> NodeTest:
-    """F-8 / R-F-5 / FLT-19: a document without the field never matches, whatever the operator."""
+    """F-8 / FLT-19: a document without the field never matches, whatever the operator."""
 
     def field_condition(metadata: Metadata) -> bool:
         stored = metadata.get(field)
@@ -343,8 +314,6 @@ def _field_condition(field: str, test: ValueTest) -> NodeTest:
 
 def _all_of(children: tuple[NodeTest, ...]) -> NodeTest:
     """``$and`` (F-9, FLT-3): every child matches (evaluated left to right, stopping at the first miss)."""
-    if len(children) == 1:
-        return children[0]
 
     def all_of(metadata: Metadata) -> bool:
         for child in children:
@@ -357,8 +326,6 @@ def _all_of(children: tuple[NodeTest, ...]) -> NodeTest:
 
 def _any_of(children: tuple[NodeTest, ...]) -> NodeTest:
     """``$or`` (F-9, FLT-3): at least one child matches (stopping at the first hit)."""
-    if len(children) == 1:
-        return children[0]
 
     def any_of(metadata: Metadata) -> bool:
         for child in children:
@@ -369,46 +336,104 @@ def _any_of(children: tuple[NodeTest, ...]) -> NodeTest:
     return any_of
 
 
-_COMBINATORS: Final[Mapping[str, Callable[[tuple[NodeTest, ...]], NodeTest]]] = MappingProxyType(
-    {"$and": _all_of, "$or": _any_of}
-)
+def _evaluate(tree: Tree, metadata: Metadata) -> bool:
+    """Evaluate a data tree with an explicit stack (FLT-26: any depth, no recursion), short-circuiting."""
+    stack: list[list[Any]] = []
+    node = tree
+    while True:
+        if isinstance(node, tuple):
+            is_and, children = node
+            if children:
+                stack.append([is_and, children, 1])
+                node = children[0]
+                continue
+            value = is_and  # an empty $and matches, an empty $or does not
+        else:
+            value = node(metadata)
+        while stack:
+            frame = stack[-1]
+            is_and, children, i = frame
+            if value != is_and or i == len(children):  # $and saw a miss / $or a hit, or all seen
+                stack.pop()
+                continue
+            frame[2] = i + 1
+            node = children[i]
+            break
+        else:
+            return value
 
 
-def _combination(key: str, value: object, path: str, depth: int) -> Compiled:
-    """``{"$and"|"$or": [filter, ...]}`` (F-1, F-3, R-F-2, FLT-4, FLT-26): a non-empty list of filters."""
-    if not isinstance(value, list):
-        raise invalid(f"{path}: {key} value must be a list of filters, got {_kind(value)}")
-    if not value:
-        raise invalid(
-            f"{path}: {key} value must be a list with at least one filter; an empty $and/$or is refused "
-            "(it would silently match every document or none)"
-        )
-    if depth >= MAX_DEPTH:
-        raise invalid(f"{path}: filters may nest at most {MAX_DEPTH} levels of $and/$or")
-    children = tuple(_node(child, f"{path}[{i}]", depth + 1) for i, child in enumerate(value))
-    test = _COMBINATORS[key](tuple(child_test for child_test, _ in children))
-    plans = tuple(plan for _, plan in children)
+def _leaf(test: NodeTest, plan: IndexPlan) -> _Built:
+    return _Built(test, test, plan, plan is not None, 1)
+
+
+def _combine(key: str, children: list[_Built]) -> _Built:
+    """``$and``/``$or`` over compiled children (F-9, FLT-3, FLT-4): empty ``$and`` all, empty ``$or`` none."""
+    is_and = key == "$and"
+    if not children:
+        return _leaf(_always(is_and), None if is_and else IndexAny(()))
+    if len(children) == 1:
+        return children[0]
+    height = 1 + max(child.height for child in children)
+    tree: Tree = (is_and, tuple(child.tree for child in children))
+    if height > _CLOSURE_HEIGHT:
+        return _Built(tree, None, None, False, height)  # evaluated by _evaluate, answered without the index
+    tests = tuple(child.test for child in children if child.test is not None)
+    test = (_all_of if is_and else _any_of)(tests)
+    plans = tuple(child.plan for child in children)
     plan: IndexPlan
-    if len(plans) == 1:
-        plan = plans[0]
-    elif key == "$and":
+    if is_and:
         plan = IndexAll(plans) if any(p is not None for p in plans) else None
+        exact = all(child.exact for child in children)
     else:
         plan = None if any(p is None for p in plans) else IndexAny(plans)
-    return test, plan
+        exact = plan is not None and all(child.exact for child in children)
+    return _Built(tree, test, plan, exact, height)
 
 
-def _condition(field: str, condition: object, path: str) -> Compiled:
-    """``{"op": value}`` (F-1, F-3, R-F-1, R-F-2, FLT-2, FLT-6): exactly one known operator."""
-    if not isinstance(condition, Mapping):
-        raise invalid(f'{path}: \'condition\' must be a dict (any mapping) like {{"$eq": "x"}}, got {_kind(condition)}')
+# --------------------------------------------------------------------------------------------
+# Parsing: one filter dict at a time, without recursion
+# --------------------------------------------------------------------------------------------
+
+
+class _Open:
+    """An ``$and``/``$or`` whose children are being compiled."""
+
+    __slots__ = ("built", "depth", "ident", "items", "key", "path")
+
+    def __init__(self, key: str, items: list[object], path: _Path, depth: int) -> None:
+        self.key, self.items, self.path, self.depth = key, items, path, depth
+        self.ident = id(items)
+        self.built: list[_Built] = []
+
+
+def _strict_keys(obj: dict[Any, Any], path: _Path) -> None:
+    """STRICT-1 / FLT-5: a filter dict holds exactly one shape and no other key."""
+    for key in ("$and", "$or"):
+        if key in obj:
+            others = [k for k in obj if k != key]
+            if others:
+                raise invalid(
+                    f"{path}: unexpected key {_show(others[0])} beside {key!r}; a {key} filter has exactly one key "
+                    f"({key}: [filters...]), nest further filters inside it (strict mode; the real SDK ignores it)"
+                )
+            return
+    for key in obj:
+        if key not in ("field", "condition"):
+            raise invalid(
+                f"{path}: unknown key {_show(key)}; a field condition has exactly the keys 'field' and 'condition' "
+                "(strict mode; the real SDK ignores it)"
+            )
+
+
+def _strict_operators(field: str, condition: dict[Any, Any], path: _Path) -> None:
+    """STRICT-1 / FLT-6: a condition holds exactly one operator, a known one."""
     ops = list(condition)
-    if not ops:
-        raise invalid(f"{path}: Filter condition must contain one of: {_OPERATOR_LIST}; got an empty condition")
     for op in ops:
         if op not in OPERATORS:
             raise invalid(
-                f"{path}: unknown operator {_show(op)}; Filter condition must contain one of: {_OPERATOR_LIST}"
+                f"{path}: unknown operator {_show(op)}; Filter condition must contain one of: {_OPERATOR_LIST} "
+                "(strict mode; the real SDK ignores it beside a known one)"
             )
     if len(ops) > 1:
         name = json.dumps(field[:40], ensure_ascii=False)
@@ -418,44 +443,92 @@ def _condition(field: str, condition: object, path: str) -> Compiled:
         )
         raise invalid(
             f"{path}: a condition takes exactly one operator, got {', '.join(ops)}; combine conditions with $and, "
-            f"for example {example}"
+            f"for example {example} (strict mode; the real SDK uses only the first in the order "
+            f"{', '.join(PRECEDENCE)})"
         )
-    op = ops[0]
-    value = condition[op]
-    value_test = OPERATORS[op](value, f"{path}.{op}")
-    test = _field_condition(field, value_test)
-    if isinstance(value_test, _Members):  # $eq / $in: answerable from the metadata index
-        return test, IndexTerm(field, value_test.wants)
-    return test, None
 
 
-def _node(obj: object, path: str, depth: int) -> Compiled:
-    """One filter dict (F-1, F-2, F-3, R-F-2, FLT-1, FLT-2, FLT-5, FLT-7): one of three shapes, no other keys."""
-    if not isinstance(obj, Mapping):
-        raise invalid(f"{path}: MetadataFilter must be a dict (any mapping), got {_kind(obj)}")
-    for key in _COMBINATORS:
-        if key in obj:
-            others = [k for k in obj if k != key]
-            if others:
-                raise invalid(
-                    f"{path}: unexpected key {_show(others[0])} beside {key!r}; a {key} filter has exactly one key "
-                    f"({key}: [filters...]), nest further filters inside it"
-                )
-            return _combination(key, obj[key], f"{path}.{key}", depth)
+def _field_node(obj: dict[Any, Any], path: _Path, strict: bool) -> _Built:
+    """``{"field": ..., "condition": {op: value}}`` (F-1, F-3, FLT-5..FLT-7), checked in the real SDK's order."""
     if "field" not in obj:
         keys = ", ".join(_show(k) for k in list(obj)[:5]) or "none"
         raise invalid(f"{path}: Filter dict must contain 'field' and 'condition', or '$and'/'$or'; got keys: {keys}")
-    if "condition" not in obj:
-        raise invalid(f'{path}: Filter dict must contain \'condition\' key, for example {{"$eq": "x"}}')
-    for key in obj:
-        if key not in ("field", "condition"):
-            raise invalid(
-                f"{path}: unknown key {_show(key)}; a field condition has exactly the keys 'field' and 'condition'"
-            )
     field = obj["field"]
     if not isinstance(field, str):
-        raise invalid(f"{path}.field: field must be a str naming a metadata key, got {_kind(field)}")
-    return _condition(str.__str__(field), obj["condition"], f"{path}.condition")
+        raise invalid_type(f"{path}.field: field must be a str naming a metadata key, got {_kind(field)}")
+    if "condition" not in obj:
+        raise invalid(f'{path}: Filter dict must contain \'condition\' key, for example {{"$eq": "x"}}')
+    condition = obj["condition"]
+    cpath = path.child(".condition")
+    if not isinstance(condition, dict):
+        raise invalid_type(f'{cpath}: \'condition\' must be a dict like {{"$eq": "x"}}, got {_kind(condition)}')
+    field = str.__str__(field)
+    if strict:
+        _strict_operators(field, condition, cpath)
+    op = next((op for op in PRECEDENCE if op in condition), None)
+    if op is None:
+        got = ", ".join(_show(k) for k in list(condition)[:5]) or "an empty condition"
+        raise invalid(f"{cpath}: Filter condition must contain one of: {_OPERATOR_LIST}; got {got}")
+    value_test = OPERATORS[op](condition[op], cpath.child(f".{op}"), strict)
+    test = _field_condition(field, value_test)
+    if isinstance(value_test, _Members):  # $eq / $in: answerable from the metadata index
+        return _leaf(test, IndexTerm(field, value_test.wants))
+    return _leaf(test, None)
+
+
+def _enter(
+    obj: object, path: _Path, depth: int, strict: bool, open_: list[_Open], open_ids: set[int]
+) -> Optional[_Built]:
+    """Compile a field condition, or open an ``$and``/``$or`` on ``open_`` (FLT-1, FLT-4, FLT-5, FLT-26)."""
+    if not isinstance(obj, dict):
+        raise invalid_type(f"{path}: MetadataFilter must be a dict, got {_kind(obj)}")
+    key = "$and" if "$and" in obj else "$or" if "$or" in obj else None
+    if key is None:
+        if strict:
+            _strict_keys(obj, path)
+        return _field_node(obj, path, strict)
+    items = obj[key]
+    kpath = path.child(f".{key}")
+    if not isinstance(items, list):
+        raise invalid_type(f"{kpath}: {key} value must be a list of filters, got {_kind(items)}")
+    if strict:
+        _strict_keys(obj, path)
+    if strict and not items:
+        raise invalid(
+            f"{kpath}: {key} value must be a list with at least one filter (strict mode; an empty $and matches "
+            "every document, an empty $or none)"
+        )
+    if strict and depth >= MAX_DEPTH:
+        raise invalid(f"{kpath}: filters may nest at most {MAX_DEPTH} levels of $and/$or (strict mode)")
+    if id(items) in open_ids:
+        raise invalid(f"{kpath}: the filter contains itself; a filter must be a finite tree")
+    open_.append(_Open(key, items, kpath, depth))
+    open_ids.add(id(items))
+    return None
+
+
+def _compile(obj: object, path: _Path, strict: bool) -> _Built:
+    """Compile the whole filter depth first with an explicit stack of open ``$and``/``$or`` nodes."""
+    open_: list[_Open] = []
+    open_ids: set[int] = set()
+    result = _enter(obj, path, 0, strict, open_, open_ids)
+    while open_:
+        frame = open_[-1]
+        i = len(frame.built)
+        if i < len(frame.items):
+            child = _enter(frame.items[i], frame.path.child(f"[{i}]"), frame.depth + 1, strict, open_, open_ids)
+            if child is not None:
+                frame.built.append(child)
+            continue
+        open_.pop()
+        open_ids.discard(frame.ident)
+        built = _combine(frame.key, frame.built)
+        if open_:
+            open_[-1].built.append(built)
+        else:
+            result = built
+    assert result is not None
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -472,10 +545,10 @@ class Filter:
     _plan: IndexPlan
     _exact: bool
 
-    def __init__(self, test: NodeTest, plan: IndexPlan = None) -> None:
+    def __init__(self, test: NodeTest, plan: IndexPlan = None, exact: bool = False) -> None:
         object.__setattr__(self, "_test", test)
         object.__setattr__(self, "_plan", plan)
-        object.__setattr__(self, "_exact", plan is not None and _is_exact(plan))
+        object.__setattr__(self, "_exact", plan is not None and exact)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Filter is immutable")
@@ -501,18 +574,18 @@ class Filter:
         return "<moss_ref Filter>"
 
 
-def _is_exact(plan: IndexPlan) -> bool:
-    if plan is None:
-        return False
-    if isinstance(plan, IndexTerm):
-        return True
-    return all(_is_exact(part) for part in plan.parts)
-
-
 def compile_filter(obj: object, path: str = "filter", *, strict: bool = False) -> Filter:
-    """Parse and check the whole filter ``obj`` (R-F-2), returning a fast immutable :class:`Filter`.
+    """Parse and check the filter ``obj`` (FLT-25), returning a fast immutable :class:`Filter`.
 
     Raises InvalidArgumentError naming ``path`` plus the location of the bad clause. ``strict``
     (STRICT-1) also refuses filters the real SDK accepts but cannot mean anything by.
     """
-    return Filter(*_node(obj, path, 0))
+    built = _compile(obj, _Path(path), strict)
+    if built.test is not None:
+        return Filter(built.test, built.plan, built.exact)
+    tree = built.tree
+
+    def deep(metadata: Metadata) -> bool:
+        return _evaluate(tree, metadata)
+
+    return Filter(deep)

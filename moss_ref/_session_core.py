@@ -18,7 +18,7 @@ from typing import Any, Optional, TypeVar
 from ._corpus import Corpus, Record
 from ._docs_input import to_document_infos
 from ._embedding import embed_checked
-from ._errors import InvalidArgumentError, NotADocumentError, internal, invalid, request_invalid, wrong_type
+from ._errors import InvalidArgumentError, NotADocumentError, internal, invalid, invalid_type, request_invalid
 from ._filters import compile_filter
 from ._grouping import collapse, group_documents, is_parent_grouping
 from ._models import CUSTOM
@@ -219,15 +219,15 @@ class SessionCore:
         with self._lock:
             opts = options if options is not None else GetDocumentsOptions()
             if not isinstance(opts, GetDocumentsOptions):
-                raise wrong_type(f"options must be a GetDocumentsOptions or None; got {type(opts).__name__}")
+                raise invalid_type(f"options must be a GetDocumentsOptions or None; got {type(opts).__name__}")
             ids = None if opts.doc_ids is None else _id_list("doc_ids", opts.doc_ids)
             flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=self.strict)
             if opts.sort_by is not None and not isinstance(opts.sort_by, str):
-                raise wrong_type(
+                raise invalid_type(
                     f"sort_by must be a metadata field name (str) or None; got {type(opts.sort_by).__name__}"
                 )
             if opts.ascending is not None and not isinstance(opts.ascending, bool):
-                raise wrong_type(f"ascending must be a bool or None; got {type(opts.ascending).__name__}")
+                raise invalid_type(f"ascending must be a bool or None; got {type(opts.ascending).__name__}")
             grouping = _grouping(opts.group_by)
             self.ensure_open()  # after the argument types, as in moss 1.21
             records = self._corpus.records
@@ -330,10 +330,10 @@ def _upsert_flag(options: object) -> bool:
 
 def _id_list(name: str, value: Any) -> list[str]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise wrong_type(f"{name} must be a list of str; got {type(value).__name__}")
+        raise invalid_type(f"{name} must be a list of str; got {type(value).__name__}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise wrong_type(f"{name}[{i}] must be a str; got {type(item).__name__}")
+            raise invalid_type(f"{name}[{i}] must be a str; got {type(item).__name__}")
     return list(value)
 
 
@@ -341,7 +341,7 @@ def _grouping(value: object) -> Optional[ParentGrouping]:
     if value is None:
         return None
     if not isinstance(value, ParentGrouping):
-        raise wrong_type(f"group_by must be a ParentGrouping or None; got {type(value).__name__}")
+        raise invalid_type(f"group_by must be a ParentGrouping or None; got {type(value).__name__}")
     if not is_parent_grouping(value):
-        raise wrong_type("group_by.parent_field and group_by.order_field must be str")
+        raise invalid_type("group_by.parent_field and group_by.order_field must be str")
     return value

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .protocol import decode_float, response_kind
-from .reference import DEFAULT_SESSION, ReferenceTarget
+from .reference import DEFAULT_SESSION, ReferenceTarget, decode_filter
 
 
 class Mutant(ReferenceTarget):
@@ -65,7 +65,7 @@ class NeMatchesMissingField(Mutant):
     def step(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         if args.get("filter") is None:
             return super().step(op, args)
-        with self._patched(args["filter"]):
+        with self._patched(decode_filter(args["filter"])):
             return super().step(op, args)
 
 
@@ -192,7 +192,7 @@ class FilterAfterTopK(Mutant):
         if op == "query" and args.get("filter") is not None and response_kind(out) == "result":
             from moss_ref._filters import compile_filter
 
-            flt = compile_filter(args["filter"])
+            flt = compile_filter(decode_filter(args["filter"]))  # {"$float": "NaN"} and the like decoded
             plain = super().step(op, {k: v for k, v in args.items() if k != "filter"})
             if response_kind(plain) == "result":
                 out["result"]["docs"] = [d for d in plain["result"]["docs"] if flt.matches(d["metadata"])]
