@@ -1,0 +1,221 @@
+"""The report: outcomes with ``equivalent.json`` applied, totals, kill rates, and REPORT.md.
+
+``mutation/equivalent.json`` is written by people::
+
+    {
+      "equivalent":   [{"id": "...", "description": "...", "reason": "why no behaviour changes"}],
+      "out_of_reach": [{"id": "...", "description": "...", "reason": "why no vector can see it",
+                        "test": "tests/test_x.py::test_y"}]
+    }
+
+An entry applies to the mutant with that id *and* that description; an entry that matches no
+mutant of the report (the source moved or changed) is *stale* and listed at the top of the report.
+A survivor marked ``equivalent`` becomes ``equivalent`` (left out of the kill rate); a survivor
+marked ``out_of_reach`` becomes ``out_of_reach`` (still in the kill rate's denominator: the vectors
+do not kill it, a pytest does). A killed mutant that is marked is flagged: the mark is wrong.
+
+Kill rate = killed / (generated - equivalent), where killed counts ``killed_vectors`` and
+``timeout`` (vectors only), plus ``killed_fuzz`` for the rate with the fuzzer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+EQUIVALENT = HERE / "equivalent.json"
+
+LABELS = {
+    "killed_vectors": "killed by vectors",
+    "timeout": "timeout (killed by vectors)",
+    "killed_fuzz": "killed by fuzz",
+    "survived": "survived",
+    "equivalent": "equivalent",
+    "out_of_reach": "out of reach",
+    "invalid": "invalid (tool bug)",
+}
+
+
+@dataclass
+class Marks:
+    equivalent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    out_of_reach: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path = EQUIVALENT) -> Marks:
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        marks = cls()
+        for kind in ("equivalent", "out_of_reach"):
+            for entry in data.get(kind, []):
+                missing = {"id", "description", "reason"} - set(entry)
+                if kind == "out_of_reach":
+                    missing |= {"test"} - set(entry)
+                if missing:
+                    raise ValueError(f"{path}: a {kind} entry lacks {', '.join(sorted(missing))}: {entry}")
+                getattr(marks, kind)[entry["id"]] = entry
+        return marks
+
+    def entries(self) -> list[tuple[str, dict[str, Any]]]:
+        return [("equivalent", e) for e in self.equivalent.values()] + [
+            ("out_of_reach", e) for e in self.out_of_reach.values()
+        ]
+
+
+def resolve(mutants: list[dict[str, Any]], marks: Marks) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each mutant record with its final ``outcome`` (and ``note``); plus the problems with the marks."""
+    problems = []
+    by_id = {m["id"]: m for m in mutants}
+    for kind, entry in marks.entries():
+        found = by_id.get(entry["id"])
+        if found is None or found["description"] != entry["description"]:
+            problems.append(f"stale {kind} entry {entry['id']} ({entry['description']}): no such mutant in this report")
+    out = []
+    for m in mutants:
+        rec = dict(m)
+        rec["raw_outcome"] = m["outcome"]
+        note = ""
+        for kind in ("equivalent", "out_of_reach"):
+            entry = getattr(marks, kind).get(m["id"])
+            if entry is None or entry["description"] != m["description"]:
+                continue
+            if m["outcome"] == "survived":
+                rec["outcome"] = kind
+                note = entry["reason"] + (f" (covered by {entry['test']})" if kind == "out_of_reach" else "")
+            elif kind == "out_of_reach" and m["outcome"] == "killed_fuzz":
+                note = f"out of reach of vectors: {entry['reason']} (covered by {entry['test']})"
+            else:
+                problems.append(f"{m['id']} is marked {kind} but was {LABELS[m['outcome']]}: remove the entry")
+        rec["note"] = note
+        out.append(rec)
+    return out, problems
+
+
+def totals(records: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = Counter(r["outcome"] for r in records)
+    generated = len(records) - counts["invalid"]
+    base = generated - counts["equivalent"]
+    by_vectors = counts["killed_vectors"] + counts["timeout"]
+    with_fuzz = by_vectors + counts["killed_fuzz"]
+    return {
+        "generated": generated,
+        "equivalent": counts["equivalent"],
+        "killed_vectors": counts["killed_vectors"],
+        "timeout": counts["timeout"],
+        "killed_fuzz": counts["killed_fuzz"],
+        "out_of_reach": counts["out_of_reach"],
+        "survived": counts["survived"],
+        "invalid": counts["invalid"],
+        "kill_rate_vectors": round(by_vectors / base, 4) if base else 1.0,
+        "kill_rate_with_fuzz": round(with_fuzz / base, 4) if base else 1.0,
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(report: dict[str, Any], marks: Marks) -> str:
+    records, problems = resolve(report["mutants"], marks)
+    t = totals(records)
+    lines = [
+        "# Mutation testing of moss_ref's core",
+        "",
+        "Generated by `python -m mutation report` from `mutation/report.json`, written by:",
+        "",
+        "```sh",
+        report["command"],
+        "```",
+        "",
+        f"Run {report.get('created', '?')} in {report.get('seconds', 0):.0f} s; modules: "
+        + ", ".join(f"`{m}`" for m in report["modules"])
+        + f"; fuzz examples per vector survivor: {report.get('fuzz_examples', 0)}"
+        + (
+            f"; sample of {report['sample']} (seed {report['seed']}) out of {report['population']}"
+            if report.get("sample")
+            else ""
+        )
+        + ". Marks from `mutation/equivalent.json`. See `mutation/README.md`.",
+        "",
+    ]
+    if problems:
+        lines += ["## Problems with `mutation/equivalent.json`", ""] + [f"- {p}" for p in problems] + [""]
+    lines += [
+        "## Totals",
+        "",
+        "| generated | equivalent | killed by vectors | timeout (killed) | killed by fuzz | out of reach | survived |"
+        " kill rate, vectors | kill rate, vectors + fuzz |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {t['generated']} | {t['equivalent']} | {t['killed_vectors']} | {t['timeout']} | {t['killed_fuzz']} | "
+        f"{t['out_of_reach']} | {t['survived']} | {_pct(t['kill_rate_vectors'])} | {_pct(t['kill_rate_with_fuzz'])} |",
+        "",
+        "Kill rate = killed / (generated - equivalent); a timeout counts as killed.",
+        "",
+        "## By module and operator",
+        "",
+        "Each cell: killed by vectors / killed with fuzz / not equivalent.",
+        "",
+    ]
+    ops = sorted({r["operator"] for r in records})
+    modules = list(dict.fromkeys(r["module"] for r in records))
+    grid: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in records:
+        if r["outcome"] in ("equivalent", "invalid"):
+            continue
+        for key in ((r["module"], r["operator"]), (r["module"], "all"), ("all", r["operator"]), ("all", "all")):
+            cell = grid[key]
+            cell[2] += 1
+            if r["outcome"] in ("killed_vectors", "timeout"):
+                cell[0] += 1
+            if r["outcome"] in ("killed_vectors", "timeout", "killed_fuzz"):
+                cell[1] += 1
+    lines.append("| module | " + " | ".join(ops) + " | all |")
+    lines.append("|---" * (len(ops) + 2) + "|")
+    for mod in [*modules, "all"]:
+        row = [f"`{mod}`" if mod != "all" else "**all**"]
+        for op in [*ops, "all"]:
+            k = grid.get((mod, op))
+            row.append(f"{k[0]}/{k[1]}/{k[2]}" if k else "")
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+
+    survivors = [r for r in records if r["outcome"] == "survived"]
+    lines += ["## Survivors", "", f"{len(survivors)} mutants survived the vectors and the fuzzer, by module, operator."]
+    lines.append("")
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in survivors:
+        groups[(r["module"], r["operator"])].append(r)
+    for (mod, op), rs in sorted(groups.items()):
+        lines.append(f"### `{mod}` — {op} ({len(rs)})")
+        lines.append("")
+        for r in rs:
+            lines.append(f"- `{r['id']}` {_cell(r['description'].split(': ', 1)[1])} — in `{_cell(r['context'])}`")
+        lines.append("")
+    fuzz_only = [r for r in records if r["outcome"] == "killed_fuzz"]
+    if fuzz_only:
+        lines += ["## Killed by the fuzzer only (no vector kills them yet)", ""]
+        for r in fuzz_only:
+            lines.append(f"- `{r['id']}` {_cell(r['description'].split(': ', 1)[1])} — {_cell(r['detail'][:160])}")
+        lines.append("")
+    lines += [
+        "## Every mutant",
+        "",
+        "| id | description | outcome | detail |",
+        "|---|---|---|---|",
+    ]
+    for r in records:
+        detail = r.get("note") or (", ".join(r.get("killed_by", [])[:3]) or r.get("detail", ""))
+        lines.append(
+            f"| `{r['id']}` | {_cell(r['description'])} | {LABELS[r['outcome']]} | {_cell(str(detail)[:160])} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
