@@ -33,7 +33,6 @@ from ._errors import (
     not_found,
     request_invalid,
 )
-from ._format import FormatError, IndexDirectory, child_path, guard
 from ._jobs import JobHandle, job_not_found, job_response, wait_for_job
 from ._loaded import LoadedIndex, LoadedIndexes, build_core, query_loaded
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
@@ -41,7 +40,6 @@ from ._names import validate_index_name
 from ._protocols import Embedder
 from ._session_core import SessionCore
 from ._snapshot import snapshot
-from ._store import IndexConflict, IndexSummary, JobRecord, Store, StoredIndex
 from ._types import (
     DocumentInfo,
     GetDocumentsOptions,
@@ -56,6 +54,8 @@ from ._types import (
     QueryOptions,
     SearchResult,
 )
+from .stores.base import IndexConflict, IndexSummary, JobRecord, Store, StoredIndex
+from .stores.format import FormatError, IndexDirectory, child_path, guard
 
 __all__ = ["PUBLIC_MESSAGES", "CloudMixin"]
 

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ._errors import not_found
-from ._store import JobRecord
 from ._types import JobPhase, JobProgress, JobStatus, JobStatusResponse
+from .stores.base import JobRecord
 
 if TYPE_CHECKING:
     from ._client import MossClient

@@ -27,8 +27,8 @@ from ._protocols import Embedder, VectorBackend
 from ._query import RRF_K, Hit, QueryPlan, check_query_vector, plan_query, run, unit_float32
 from ._session_core import SessionCore
 from ._snapshot import contents_for
-from ._store import StoredIndex
 from ._types import QueryOptions, QueryResultDocumentInfo, SearchResult
+from .stores.base import StoredIndex
 
 __all__ = ["LoadedIndex", "LoadedIndexes", "build_core", "query_loaded"]
 

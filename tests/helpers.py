@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from moss_ref import DocumentInfo, MossClient
 from moss_ref._session import SessionIndex
-from moss_ref._store import MemoryStore
+from moss_ref.stores.memory import MemoryStore
 
 
 def client(vector_backend: str = "python", embedder: str = "hash-v1", store: object | None = None) -> MossClient:

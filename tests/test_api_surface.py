@@ -263,7 +263,7 @@ def test_plugins_module_exports_the_plugin_contract() -> None:
     """Plugin authors import one public module; every name resolves and the protocols are the core's."""
     from moss_ref import plugins
     from moss_ref._protocols import Embedder, VectorBackend
-    from moss_ref._store import Store
+    from moss_ref.stores.base import Store
 
     for name in plugins.__all__:
         assert getattr(plugins, name) is not None, name

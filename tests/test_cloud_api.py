@@ -26,9 +26,10 @@ from moss_ref import (
     MutationResult,
     QueryOptions,
 )
-from moss_ref._dirstore import DirectoryStore
 from moss_ref._jobs import JobHandle
-from moss_ref._store import IndexSummary, JobRecord, MemoryStore, Store, StoredIndex
+from moss_ref.stores.base import IndexSummary, JobRecord, Store, StoredIndex
+from moss_ref.stores.directory import DirectoryStore
+from moss_ref.stores.memory import MemoryStore
 
 P, K = "proj", "key"
 DOCS = [

@@ -27,7 +27,7 @@ def test_core_runs_with_third_party_imports_blocked() -> None:
         else:
             raise SystemExit("the import blocker let numpy through")
         from moss_ref import MossClient, DocumentInfo, QueryOptions
-        from moss_ref._store import MemoryStore
+        from moss_ref.stores.memory import MemoryStore
         async def main():
             c = MossClient("p", "k", store=MemoryStore(), embedder="auto", vector_backend="auto")
             s = await c.session("kb")

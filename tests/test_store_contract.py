@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from moss_ref import MossClient, MossError
-from moss_ref._client import resolve_store
 from moss_ref._corpus import Record
-from moss_ref._dirstore import DirectoryStore, default_store_path
-from moss_ref._format import child_path, path_component
-from moss_ref._store import IndexConflict, JobRecord, MemoryStore, Store, StoredIndex
+from moss_ref.stores import resolve_store
+from moss_ref.stores.base import IndexConflict, JobRecord, Store, StoredIndex
+from moss_ref.stores.directory import DirectoryStore, default_store_path
+from moss_ref.stores.format import child_path, path_component
+from moss_ref.stores.memory import MemoryStore
 
 P, K = "proj", "key"
 
@@ -82,7 +83,7 @@ def test_concurrent_first_use_by_threads_lets_exactly_one_key_win(store: Store) 
 
 _REGISTER = """
 import sys, time
-from moss_ref._dirstore import DirectoryStore
+from moss_ref.stores.directory import DirectoryStore
 from moss_ref import MossError
 root, key, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
 store = DirectoryStore(root)

@@ -15,12 +15,13 @@ import pytest
 
 from moss_ref import DocumentInfo, InvalidArgumentError, JobStatus, MossClient, MossError, QueryOptions
 from moss_ref._corpus import Record
-from moss_ref._dirstore import DirectoryStore
-from moss_ref._format import child_path, path_component
 from moss_ref._hash_embedder import HashEmbedder
 from moss_ref._protocols import EmbedderFingerprint
 from moss_ref._snapshot import ReembeddingWarning
-from moss_ref._store import MemoryStore, Store, StoredIndex
+from moss_ref.stores.base import Store, StoredIndex
+from moss_ref.stores.directory import DirectoryStore
+from moss_ref.stores.format import child_path, path_component
+from moss_ref.stores.memory import MemoryStore
 
 P, K = "proj", "key"
 DOCS = [

@@ -23,9 +23,11 @@ import sys
 import uuid
 from typing import Any, Final, Optional
 
-from ._clock import now_iso
-from ._errors import internal, unauthorized
-from ._format import (
+from .._clock import now_iso
+from .._errors import internal, unauthorized
+from .._names import validate_index_name
+from .base import IndexSummary, JobRecord, StoredIndex
+from .format import (
     FORMAT_VERSION,
     FormatError,
     IndexDirectory,
@@ -39,9 +41,7 @@ from ._format import (
     seal,
     unseal,
 )
-from ._keys import hash_key, verify_key
-from ._names import validate_index_name
-from ._store import IndexSummary, JobRecord, StoredIndex
+from .keys import hash_key, verify_key
 
 __all__ = ["DirectoryStore", "default_store_path"]
 
