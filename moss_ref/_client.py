@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from ._clock import new_job_id, now_iso
 from ._cloud import CloudMixin
+from ._disk import load_session, save_session
 from ._errors import invalid, request_invalid
 from ._loaded import LoadedIndexes
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
@@ -57,13 +58,9 @@ class _Backing:
         return self.client._push(core)
 
     def save_to_disk(self, core: SessionCore, cache_path: Optional[str]) -> str:
-        from ._disk import save_session
-
         return save_session(core, self.client._session_dir(cache_path))
 
     def load_from_disk(self, core: SessionCore, cache_path: Optional[str]) -> int:
-        from ._disk import load_session
-
         return load_session(core, self.client._session_dir(cache_path), self.client._embedder_for)
 
     def forget(self, session: SessionIndex) -> None:

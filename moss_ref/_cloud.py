@@ -206,7 +206,7 @@ class CloudMixin:
         job = self._record_job(store, "create", name, published.doc_count, started)
         if wait:
             return MutationResult(job.job_id, name, published.doc_count)
-        return JobHandle(self, job.job_id)  # type: ignore[arg-type]
+        return JobHandle(self, job.job_id)
 
     @staticmethod
     def _create_model(model_id: Optional[str], docs: Sequence[object]) -> str:
