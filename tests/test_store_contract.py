@@ -58,6 +58,27 @@ def test_trust_on_first_use_then_wrong_key_is_unauthorized(store: Store) -> None
     store.authenticate("", "")  # empty ids and keys are accepted (C-1)
 
 
+@pytest.mark.parametrize("kind", ["memory", "directory"])
+def test_provisioned_projects_only_when_first_use_is_off(kind: str, tmp_path: Any) -> None:
+    """SRV-4: ``register=False`` refuses a project nobody provisioned; ``register_project`` provisions once."""
+    s: Any = MemoryStore() if kind == "memory" else DirectoryStore(str(tmp_path / "store"))
+    if True:
+        with pytest.raises(MossError) as info:
+            s.authenticate("new", "k1", register=False)  # type: ignore[call-arg]
+        assert info.value.code == "UNAUTHORIZED" and "k1" not in str(info.value) + str(info.value.detail)
+        assert s.list_projects() == []  # type: ignore[attr-defined]
+        assert s.register_project("new", "k1") is True  # type: ignore[attr-defined]
+        assert s.register_project("new", "k2") is False  # type: ignore[attr-defined]  # the first key stays
+        s.authenticate("new", "k1", register=False)  # type: ignore[call-arg]
+        with pytest.raises(MossError):
+            s.authenticate("new", "k2", register=False)  # type: ignore[call-arg]
+        s.authenticate("other", "k3")  # first use still works where the caller allows it
+        assert s.list_projects() == ["new", "other"]  # type: ignore[attr-defined]
+    if kind == "directory":
+        stored = b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
+        assert b"k1" not in stored and b"pbkdf2-sha256$" in stored  # only the salted slow hash is kept
+
+
 def test_concurrent_first_use_by_threads_lets_exactly_one_key_win(store: Store) -> None:
     results: dict[str, bool] = {}
     barrier = threading.Barrier(6)

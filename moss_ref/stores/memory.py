@@ -31,14 +31,29 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._versions = 0
 
-    def authenticate(self, project_id: str, project_key: str) -> None:
+    def authenticate(self, project_id: str, project_key: str, *, register: bool = True) -> None:
         with self._lock:
-            self._project(project_id, project_key)
+            self._project(project_id, project_key, register)
 
-    def _project(self, project_id: str, project_key: str) -> _Project:
+    def register_project(self, project_id: str, project_key: str) -> bool:
+        with self._lock:
+            if self._projects.get(project_id, _Project("")).key_hash:
+                return False
+            self._projects.setdefault(project_id, _Project("")).key_hash = hash_key(project_key)
+            return True
+
+    def list_projects(self) -> list[str]:
+        with self._lock:
+            return sorted(p for p, project in self._projects.items() if project.key_hash)
+
+    def _project(self, project_id: str, project_key: str, register: bool = True) -> _Project:
         project = self._projects.get(project_id)
-        if project is None:
-            project = self._projects[project_id] = _Project(hash_key(project_key))
+        if project is None or not project.key_hash:
+            if not register:
+                hash_key(project_key)  # as slow as a wrong key
+                raise unauthorized(f"unknown project {project_id!r}")
+            project = self._projects.setdefault(project_id, _Project(""))
+            project.key_hash = hash_key(project_key)
         elif not verify_key(project_key, project.key_hash):
             raise unauthorized(f"wrong project key for project {project_id!r}")
         return project
