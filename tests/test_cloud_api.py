@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import pytest
+from helpers import STORE_KINDS, store_of_kind
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,6 @@ from moss_ref import (
 )
 from moss_ref._jobs import JobHandle
 from moss_ref.stores.base import IndexSummary, JobRecord, Store, StoredIndex
-from moss_ref.stores.directory import DirectoryStore
 from moss_ref.stores.memory import MemoryStore
 
 P, K = "proj", "key"
@@ -44,9 +44,11 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=["memory", "directory"])
-def store(request: Any, tmp_path: Any) -> Store:
-    return MemoryStore() if request.param == "memory" else DirectoryStore(str(tmp_path / "store"))
+@pytest.fixture(params=STORE_KINDS)
+def store(request: Any, tmp_path: Any) -> Iterator[Store]:
+    """Every store, the HTTP one a moss-ref serve service (SRV-16)."""
+    with store_of_kind(request.param, tmp_path) as s:
+        yield s
 
 
 def make(store: Store, key: str = K, **kw: Any) -> MossClient:

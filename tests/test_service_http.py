@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import serving
 from service_proc import Http, absolute_get
 
 from moss_ref.server import ROUTES
@@ -38,18 +39,6 @@ DOCS = [
     {"id": "a", "text": "billing question", "metadata": {"topic": "billing"}, "embedding": [1.0, 0.0, 0.5]},
     {"id": "b", "text": "shipping delay", "embedding": [0.0, 1.0, 0.25]},
 ]
-
-
-@contextlib.contextmanager
-def serving(backing: Any, *, max_body: int = 256 << 20, **config: Any) -> Iterator[str]:
-    from moss_ref.server import MossService, ServiceConfig, make_server, serve_in_thread
-
-    server = make_server(MossService(backing, ServiceConfig(**config)), max_body=max_body)
-    stop = serve_in_thread(server)
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        stop()
 
 
 @contextlib.contextmanager
