@@ -232,3 +232,21 @@ def test_the_service_index_blob_is_the_format_moss_core_reads_and_writes(tmp_pat
     assert decoded["docIds"] == ["a", "b"]
     assert decoded["embeddings"] == [[0.5, -1.0], [0.25, 2.0]] and decoded["model"]["id"] == "custom"
 
+
+
+def test_real_moss_target_runs_through_moss_ref_serve_or_the_kits_stand_in(tmp_path: Path) -> None:
+    """GT-1: with moss_ref beside the kit, --real-moss goes through moss-ref serve (resume works);
+    --option service=false keeps the kit's stdlib stand-in working for kits installed without moss_ref."""
+    from gt_real import run_real
+
+    for option, through, case, outcome in (
+        ("service=true", "moss-ref serve", "client_query.loaded.load_and_query", "pass"),
+        ("service=false", "the kit's loopback stand-in", "auth", "pass"),
+        ("service=false", "the kit's loopback stand-in", "client_query.loaded.load_and_query", "fail"),
+    ):
+        report = tmp_path / f"{option}-{outcome}.jsonl"
+        done = run_real("-m", "moss_ref_conformance.cli", "run", "--real-moss", "--option", option,
+                        "--test", case, "--report", str(report))
+        lines = [json.loads(line) for line in report.read_text().splitlines()]
+        assert lines[0]["implementation"]["detail"].endswith(through), lines[0]
+        assert {r["outcome"] for r in lines if r.get("type") == "case"} == {outcome}, done.stdout
