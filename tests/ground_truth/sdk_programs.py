@@ -182,6 +182,54 @@ async def auto_refresh(name: str, embedding_json: str, signal_file: str) -> dict
     return {"before": before, "after": after}
 
 
+def version_docs(writer: str, seq: int, dimension: int = 8) -> list[dict[str, Any]]:
+    """One self-describing version: every document carries its tag and the version's size."""
+    n = 20 + seq % 30
+    tag = f"{writer}:{seq}"
+    return [{"id": f"d{j:03d}", "text": f"version {tag} doc {j}", "metadata": {"tag": tag, "n": str(n)},
+             "embedding": [1.0, j / 100.0] + [0.5] * (dimension - 2)} for j in range(n)]
+
+
+def whole(docs: list[dict[str, Any]]) -> bool:
+    """True when ``docs`` are exactly one version (one tag, as many documents as it says)."""
+    tags = {(d["metadata"] or {}).get("tag") for d in docs}
+    return len(tags) == 1 and len(docs) == int(docs[0]["metadata"]["n"])
+
+
+async def load_worker(writer: str, seconds: str, index: str, ledger: str) -> dict[str, Any]:
+    """Push whole versions of ``index``, resume it, load and query it, add to ``ledger``, until time is up."""
+    moss = _moss()
+    c = client()
+    deadline = time.monotonic() + float(seconds)
+    out: dict[str, Any] = {"pushes": [], "resumes": 0, "queries": 0, "ledger": [], "torn": []}
+    seq = 0
+    while time.monotonic() < deadline:
+        seq += 1
+        session = await c.session(index, "custom", auto_load_on_init=False)
+        await session.add_docs([doc(d) for d in version_docs(writer, seq)])
+        pushed = await session.push_index()
+        out["pushes"].append(pushed.job_id)
+        await session.close()
+        resumed = await c.session(index, "custom")
+        docs = [doc_out(d) for d in await resumed.get_docs()]
+        out["resumes"] += 1
+        if not whole(docs):
+            out["torn"].append(["resume", sorted({(d["metadata"] or {}).get("tag") for d in docs}), len(docs)])
+        await resumed.close()
+        await c.load_index(index)
+        hits = await c.query(index, "x", moss.QueryOptions(embedding=[1.0] + [0.1] * 7, top_k=50))
+        out["queries"] += 1
+        tags = {(d.metadata or {}).get("tag") for d in hits.docs}
+        if len(tags) != 1 or len(hits.docs) != int(hits.docs[0].metadata["n"]):
+            out["torn"].append(["query", sorted(tags), len(hits.docs)])
+        if seq % 3 == 0:  # the manage API's add_docs polls its job (about 2 s): now and then
+            doc_id = f"{writer}-{seq}"
+            await c.add_docs(ledger, [moss.DocumentInfo(doc_id, "ledger entry", embedding=[1.0, 0.0])])
+            out["ledger"].append(doc_id)
+    await c.close()
+    return out
+
+
 def index_status() -> dict[str, Any]:
     moss = _moss()
     status = moss.IndexStatus("Ready")
@@ -221,7 +269,8 @@ def _jsonable(value: Any) -> Any:
 
 
 ASYNC_STEPS = {"push": push, "resume": resume, "resume_extend_push": resume_extend_push, "load_query": load_query,
-               "manage": manage, "create_wait": create_wait, "errors": errors, "auto_refresh": auto_refresh}
+               "manage": manage, "create_wait": create_wait, "errors": errors, "auto_refresh": auto_refresh,
+               "load_worker": load_worker}
 SYNC_STEPS = {"index_status": index_status, "codec": codec}
 
 
