@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Optional
 
 from ..server import DEFAULT_PORT, ServeOptions, run
@@ -69,6 +70,9 @@ def options_from(args: argparse.Namespace) -> ServeOptions:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.store and args.store.startswith(("http://", "https://")):
+        print("moss-ref serve: --store names the directory that holds the indexes, not a URL", file=sys.stderr)
+        return 2
     return run(options_from(args))
 
 
