@@ -405,3 +405,41 @@ def test_index_blob_and_upload_codecs_round_trip() -> None:
         decode_upload(body[:-1])
     with pytest.raises(ValueError):
         decode_index_blob(blob[:-1])
+
+
+def test_the_fast_path_for_plain_documents_builds_what_a_session_builds() -> None:
+    """SRV-8: plain pushes skip the session, and must give exactly the session's index."""
+    import random
+
+    from moss_ref._session_core import SessionCore
+    from moss_ref._snapshot import snapshot
+    from moss_ref._vectors import create as python_vectors
+    from moss_ref.server.service import _documents, plain_custom
+
+    rng = random.Random(3)
+    for trial in range(20):
+        raw = []
+        for i in range(rng.randint(1, 60)):
+            doc: dict[str, Any] = {"id": f"d{rng.randint(0, 25)}", "text": f"text {i} {trial}",
+                                   "embedding": [rng.choice([rng.gauss(0, 1), 1, 0, 1e-45, 0.1]) for _ in range(5)]}
+            if rng.random() < 0.5:
+                doc["metadata"] = {} if rng.random() < 0.2 else {"k": str(rng.randint(0, 3)), "é": "ü"}
+            if rng.random() < 0.3:
+                doc["payload"] = f"p{i}"
+            raw.append(doc)
+        fast = plain_custom(raw)
+        assert fast is not None
+        core = SessionCore("i", "custom", embedder=None, vector_backend_factory=python_vectors)
+        core.add_docs(_documents(raw, "docs"))
+        slow = snapshot(core)
+        assert fast == (slow.records, slow.vectors, slow.dimension)
+    unusual = [
+        [{"id": 7, "text": "t", "embedding": [1.0]}],
+        [{"id": "a", "text": "t", "embedding": [float("nan")]}],
+        [{"id": "a", "text": "t", "embedding": [1.0]}, {"id": "b", "text": "t", "embedding": [1.0, 2.0]}],
+        [{"id": "a", "text": "t", "embedding": [1e39]}],
+        [{"id": "a", "text": "t", "metadata": {"n": 1}, "embedding": [1.0]}],
+        [],
+    ]
+    for docs in unusual:
+        assert plain_custom(docs) is None  # the session decides these

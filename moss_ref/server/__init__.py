@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Optional, TextIO
 
-from ..stores.directory import DirectoryStore
+from ..stores.directory import DirectoryStore, default_store_path
 from .app import DEFAULT_MAX_BODY, ROUTES, Route, ServiceServer, make_server, serve_in_thread
 from .service import ApiError, MossService, ServiceConfig
 
@@ -72,7 +72,7 @@ def is_loopback(host: str) -> bool:
 
 def build(options: ServeOptions, log_stream: Optional[TextIO] = None) -> ServiceServer:
     """The bound server for ``options`` (not yet serving)."""
-    store = DirectoryStore(options.store)
+    store = DirectoryStore(options.store or default_store_path())
     config = ServiceConfig(
         allow_first_use=options.allow_first_use,
         token_ttl=options.token_ttl,

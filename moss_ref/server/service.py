@@ -13,16 +13,19 @@ token or a capability.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import warnings
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Optional, Protocol, TypeVar
 
 from .._client import MossClient
 from .._clock import new_job_id, now_iso
 from .._cloud import CloudMixin
+from .._corpus import Record
 from .._docs_input import mapping_to_document
 from .._errors import (
     DESERIALIZATION,
@@ -342,6 +345,64 @@ def _validated(fn: Callable[[], T]) -> T:
         raise bad_request(str(exc)) from None
 
 
+def plain_custom(raw: Any) -> Optional[tuple[tuple[Record, ...], array, int]]:  # type: ignore[type-arg]
+    """The common push and upload, fast: plain JSON documents that all carry a vector.
+
+    Every document an object with a non-empty ``str`` id, ``str`` text, ``str``-to-``str`` (or no)
+    metadata, ``str`` (or no) payload and a non-empty list of numbers, all of one length and
+    finite as float32: then the result — records by ascending id, the last copy of a repeated id
+    winning, vectors rounded to float32 in the same order — is exactly what a custom session's
+    ``add_docs`` and snapshot make of them (R-D-2, S-18, S-20), without building a session. For
+    anything else None: the session itself then decides, with its own messages.
+    """
+    if not isinstance(raw, list) or not raw:
+        return None
+    latest: dict[str, tuple[Record, array]] = {}  # type: ignore[type-arg]
+    dimension = 0
+    for doc in raw:
+        if type(doc) is not dict:
+            return None
+        doc_id, text, metadata, payload, embedding = (
+            doc.get("id"),
+            doc.get("text"),
+            doc.get("metadata"),
+            doc.get("payload"),
+            doc.get("embedding"),
+        )
+        if type(doc_id) is not str or not doc_id or type(text) is not str:
+            return None
+        if payload is not None and type(payload) is not str:
+            return None
+        if metadata is not None and (
+            type(metadata) is not dict or not all(type(k) is str and type(v) is str for k, v in metadata.items())
+        ):
+            return None
+        if not isinstance(embedding, (list, array)) or not len(embedding):
+            return None
+        try:
+            vector = array("f", embedding)
+        except (TypeError, OverflowError):
+            return None
+        if dimension == 0:
+            dimension = len(vector)
+        elif len(vector) != dimension:
+            return None
+        latest.pop(doc_id, None)
+        latest[doc_id] = (Record(doc_id, text, None if metadata is None else dict(metadata), payload), vector)
+    ordered = sorted(latest)
+    vectors = array("f")
+    for doc_id in ordered:
+        vectors.extend(latest[doc_id][1])
+    if not math.isfinite(sum(vectors)):  # any NaN or infinity makes the sum non-finite
+        return None
+    return tuple(latest[i][0] for i in ordered), vectors, dimension
+
+
+def _carries_vector(doc: Any) -> bool:
+    embedding = doc.get("embedding") if isinstance(doc, dict) else None
+    return isinstance(embedding, (list, array)) and len(embedding) > 0
+
+
 def _already_exists(name: str) -> ApiError:
     return ApiError(
         409,
@@ -469,18 +530,24 @@ class MossService:
         return job
 
     def _image(
-        self, name: str, model_id: str, docs: Sequence[DocumentInfo], fingerprint: Optional[EmbedderFingerprint]
+        self, name: str, model_id: str, raw: Any, fingerprint: Optional[EmbedderFingerprint]
     ) -> StoredIndex:
-        """A validated index of ``docs``, made exactly as a session of that model would make it.
+        """A validated index of the JSON documents ``raw``, exactly as a session of that model makes it.
 
         A built-in model with a ``fingerprint`` (moss_ref's extension: a moss_ref client pushing
         vectors its own embedder made) keeps those vectors; without one the service embeds the
         texts itself, as the real service does for built-in models.
         """
         if model_id == CUSTOM or fingerprint is not None:
-            core = SessionCore(name, CUSTOM, embedder=None, vector_backend_factory=self.new_vector_backend)
-            _validated(lambda: core.add_docs(list(docs)))
-            image = snapshot(core)
+            plain = plain_custom(raw)
+            if plain is not None:
+                records, vectors, dimension = plain
+                image = StoredIndex(name, CUSTOM, None, dimension, records, vectors)
+            else:
+                docs = _documents(raw, "docs")
+                core = SessionCore(name, CUSTOM, embedder=None, vector_backend_factory=self.new_vector_backend)
+                _validated(lambda: core.add_docs(docs))
+                image = snapshot(core)
             if fingerprint is None:
                 return image
             if model_id == CUSTOM:
@@ -490,9 +557,10 @@ class MossService:
                     f"vectors have {image.dimension} dimensions, the embedder fingerprint says {fingerprint.dimension}"
                 )
             return replace(image, model_id=model_id, embedder=fingerprint, dimension=fingerprint.dimension)
+        docs = _documents(raw, "docs")
         embedder = self._call(lambda: self.embedder(model_id))
         core = SessionCore(name, model_id, embedder=embedder, vector_backend_factory=self.new_vector_backend)
-        _validated(lambda: core.add_docs(list(docs)))
+        _validated(lambda: core.add_docs(docs))
         return snapshot(core)
 
     # -- push (SRV-8) ------------------------------------------------------------------------------
@@ -502,7 +570,9 @@ class MossService:
         started = now_iso()
         obj = _object(body, "push body")
         name = index_name(obj.get("indexName"))
-        docs = _documents(obj.get("docs"), "docs")
+        docs = obj.get("docs")
+        if not isinstance(docs, list):
+            raise bad_request(f"docs must be a JSON array of documents; got {_json_type(docs)}")
         model = _string(obj, "modelId", "push body", optional=True)
         try:
             fingerprint = fingerprint_from_json(obj.get("embedder"))
@@ -512,7 +582,8 @@ class MossService:
         if expect is not None and not isinstance(expect, str):
             raise bad_request("push body: expectVersion must be a string or null")
         if model is None:
-            model = CUSTOM if any(d.embedding is not None for d in docs) else DEFAULT_MODEL_ID
+            embedded = any(isinstance(d, dict) and d.get("embedding") is not None for d in docs)
+            model = CUSTOM if embedded else DEFAULT_MODEL_ID
         resolved = _validated(lambda: resolve_model_id(model))
         image = self._image(name, resolved, docs, fingerprint)
         with self._write_lock(project, name):
@@ -677,7 +748,7 @@ class MossService:
             if not isinstance(doc, dict):
                 raise bad_request(f"upload document {i} must be an object")
             if dimension:
-                doc["embedding"] = vectors[i * dimension : (i + 1) * dimension].tolist()
+                doc["embedding"] = vectors[i * dimension : (i + 1) * dimension]
         pending.docs = docs
         self.uploads.revoke(secret)
         stamp = now_iso()
@@ -693,9 +764,12 @@ class MossService:
         if pending.docs is None:
             raise bad_request(f"job {job_id}: nothing was uploaded yet; PUT the documents to the upload URL first")
         try:
-            docs = _documents(pending.docs, "uploaded docs")
-            model = _validated(lambda: CloudMixin._create_model(pending.model_id, docs))
-            image = self._image(pending.name, model, docs, None)
+            if pending.model_id in (None, CUSTOM) and pending.docs and all(_carries_vector(d) for d in pending.docs):
+                model = CUSTOM  # every document carries a vector: C-6 resolves to custom, C-7 holds
+            else:
+                docs = _documents(pending.docs, "uploaded docs")
+                model = _validated(lambda: CloudMixin._create_model(pending.model_id, docs))
+            image = self._image(pending.name, model, pending.docs, None)
             with self._write_lock(project, pending.name):
                 try:
                     self.store.write_index(project, image, expect_version="")
