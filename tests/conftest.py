@@ -53,6 +53,9 @@ ROUTE_LOG_ENV = "MOSS_REF_ROUTE_LOG"
 LAST_TEST = "test_every_request_the_services_answered_during_the_suite_is_documented"
 
 
+_CREATED: list[str] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get(ROUTE_LOG_ENV):
         import tempfile
@@ -60,6 +63,13 @@ def pytest_configure(config: pytest.Config) -> None:
         fd, path = tempfile.mkstemp(prefix="moss-ref-routes-", suffix=".log")
         os.close(fd)
         os.environ[ROUTE_LOG_ENV] = path
+        _CREATED.append(path)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _CREATED:
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
