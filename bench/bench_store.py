@@ -40,9 +40,9 @@ from typing import Any
 
 from moss_ref import DocumentInfo, MossClient
 from moss_ref._corpus import Record
-from moss_ref._dirstore import DirectoryStore
-from moss_ref._format import child_path, path_component
-from moss_ref._store import StoredIndex
+from moss_ref.stores.base import StoredIndex
+from moss_ref.stores.directory import DirectoryStore
+from moss_ref.stores.format import child_path, path_component
 
 PROJECT, KEY = "bench", "bench-key"
 WORDS = "refund invoice billing garden tomato pruning order shipping account password login error report".split()

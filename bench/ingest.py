@@ -13,7 +13,7 @@ from common import drive, log
 from embed import SENTENCES
 
 from moss_ref import DocumentInfo, MossClient
-from moss_ref._store import MemoryStore
+from moss_ref.stores.memory import MemoryStore
 
 BATCH = 250
 

@@ -51,7 +51,7 @@ from common import (
 )
 
 from moss_ref import DocumentInfo, MossClient, QueryOptions
-from moss_ref._store import MemoryStore
+from moss_ref.stores.memory import MemoryStore
 
 QUERIES = 64
 NEW_FILTER = "moss numpy, alpha 1.0, filtered, new filter"

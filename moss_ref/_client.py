@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import uuid
 from types import TracebackType
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from ._clock import new_job_id, now_iso
 from ._cloud import CloudMixin
-from ._errors import internal, invalid, request_invalid
-from ._format import path_component
+from ._disk import load_session, save_session
+from ._errors import invalid, request_invalid
 from ._loaded import LoadedIndexes
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
 from ._names import validate_index_name
@@ -26,24 +26,13 @@ from ._registry import create_embedder, create_vector_backend, resolve_embedder_
 from ._session import SessionIndex
 from ._session_core import SessionCore
 from ._snapshot import contents_for, snapshot
-from ._store import JobRecord, Store
 from ._types import JobStatus, PushIndexResult
 from ._unsupported import UnsupportedMixin
+from .stores import StoreLike, resolve_store
+from .stores.base import JobRecord, Store
+from .stores.format import path_component
 
-StoreLike = Union[Store, str, "os.PathLike[str]"]
 CLIENT_CLOSED = "MossClient is closed"
-
-
-def resolve_store(store: Optional[StoreLike]) -> Store:
-    """R-ST-1: ``store=``, else ``MOSS_REF_STORE``, else the per-user data directory."""
-    if store is not None and not isinstance(store, (str, os.PathLike)):
-        return store
-    from ._dirstore import DirectoryStore, default_store_path
-
-    location = os.fspath(store if store is not None else os.environ.get("MOSS_REF_STORE") or default_store_path())
-    if location.startswith(("http://", "https://")):
-        raise internal(f"store {location!r}: moss_ref server stores are not available in this build; use a directory")
-    return DirectoryStore(location)
 
 
 def resolve_strict(strict: Optional[bool]) -> bool:
@@ -69,13 +58,9 @@ class _Backing:
         return self.client._push(core)
 
     def save_to_disk(self, core: SessionCore, cache_path: Optional[str]) -> str:
-        from ._disk import save_session
-
         return save_session(core, self.client._session_dir(cache_path))
 
     def load_from_disk(self, core: SessionCore, cache_path: Optional[str]) -> int:
-        from ._disk import load_session
-
         return load_session(core, self.client._session_dir(cache_path), self.client._embedder_for)
 
     def forget(self, session: SessionIndex) -> None:

@@ -33,7 +33,6 @@ from ._errors import (
     not_found,
     request_invalid,
 )
-from ._format import FormatError, IndexDirectory, child_path, guard
 from ._jobs import JobHandle, job_not_found, job_response, wait_for_job
 from ._loaded import LoadedIndex, LoadedIndexes, build_core, query_loaded
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
@@ -41,7 +40,6 @@ from ._names import validate_index_name
 from ._protocols import Embedder
 from ._session_core import SessionCore
 from ._snapshot import snapshot
-from ._store import IndexConflict, IndexSummary, JobRecord, Store, StoredIndex
 from ._types import (
     DocumentInfo,
     GetDocumentsOptions,
@@ -56,6 +54,8 @@ from ._types import (
     QueryOptions,
     SearchResult,
 )
+from .stores.base import IndexConflict, IndexSummary, JobRecord, Store, StoredIndex
+from .stores.format import FormatError, IndexDirectory, child_path, guard
 
 __all__ = ["PUBLIC_MESSAGES", "CloudMixin"]
 
@@ -149,28 +149,33 @@ class CloudMixin:
         return build_core(stored, self._embedder_for(stored.model_id), self._new_vector_backend)
 
     def _mutate(
-        self, name: str, kind: str, prepare: Callable[[StoredIndex], Callable[[SessionCore], object]]
+        self, name: str, kind: str, prepare: Callable[[StoredIndex], tuple[Callable[[SessionCore], object], int]]
     ) -> MutationResult:
-        """Read → apply → compare-and-swap write, retried on conflict (CLD-4)."""
+        """Read → apply → compare-and-swap write, retried on conflict (CLD-4).
+
+        ``prepare`` gives the change and how many documents (or ids) the mutation carries, which
+        is what ``MutationResult.doc_count`` reports (CLD-3), as the real service does.
+        """
         store = self._authenticated_store()
         started = now_iso()
-        apply: Optional[Callable[[SessionCore], object]] = None
+        prepared: Optional[tuple[Callable[[SessionCore], object], int]] = None
         conflict: Optional[IndexConflict] = None
         for _ in range(CAS_ATTEMPTS):
             stored = store.read_index(self.project_id, name)
             if stored is None:
                 raise _index_not_found(name)
-            if apply is None:
-                apply = prepare(stored)
+            if prepared is None:
+                prepared = prepare(stored)
+            apply, count = prepared
             core = self._core_of(stored)
             apply(core)
             try:
-                published = store.write_index(self.project_id, snapshot(core), expect_version=stored.version)
+                store.write_index(self.project_id, snapshot(core), expect_version=stored.version)
             except IndexConflict as exc:
                 conflict = exc
                 continue
-            job = self._record_job(store, kind, name, published.doc_count, started)
-            return MutationResult(job.job_id, name, published.doc_count)
+            job = self._record_job(store, kind, name, count, started)
+            return MutationResult(job.job_id, name, count)
         assert conflict is not None
         raise conflict
 
@@ -198,15 +203,15 @@ class CloudMixin:
         core.add_docs(parsed)  # every document rule, before any store traffic (CLD-1)
         store = self._authenticated_store()
         try:
-            published = store.write_index(self.project_id, snapshot(core), expect_version="")
+            store.write_index(self.project_id, snapshot(core), expect_version="")
         except IndexConflict:
             raise request_invalid(
                 f"Index '{name}' already exists. Add documents with add_docs, or delete_index it first."
             ) from None
-        job = self._record_job(store, "create", name, published.doc_count, started)
+        job = self._record_job(store, "create", name, len(parsed), started)
         if wait:
-            return MutationResult(job.job_id, name, published.doc_count)
-        return JobHandle(self, job.job_id)  # type: ignore[arg-type]
+            return MutationResult(job.job_id, name, len(parsed))
+        return JobHandle(self, job.job_id)
 
     @staticmethod
     def _create_model(model_id: Optional[str], docs: Sequence[object]) -> str:
@@ -235,9 +240,9 @@ class CloudMixin:
         self._ensure_open()
         validate_index_name(name)
 
-        def prepare(stored: StoredIndex) -> Callable[[SessionCore], object]:
+        def prepare(stored: StoredIndex) -> tuple[Callable[[SessionCore], object], int]:
             parsed = to_document_infos(docs, chunker=chunker, chunking=chunking, model_id=stored.model_id)
-            return lambda core: core.add_docs(parsed, options)
+            return (lambda core: core.add_docs(parsed, options)), len(parsed)
 
         return self._mutate(name, "add_docs", prepare)
 
@@ -246,7 +251,8 @@ class CloudMixin:
         self._ensure_open()
         validate_index_name(name)
         ids = list(doc_ids) if isinstance(doc_ids, (list, tuple)) else doc_ids
-        return self._mutate(name, "delete_docs", lambda stored: lambda core: core.delete_docs(ids))
+        count = len(ids) if isinstance(ids, list) else 0
+        return self._mutate(name, "delete_docs", lambda stored: ((lambda core: core.delete_docs(ids)), count))
 
     async def get_docs(self, name: str, options: Optional[GetDocumentsOptions] = None) -> list[DocumentInfo]:
         """Documents of a stored index, with the session's get_docs rules (C-10, R-D-6)."""

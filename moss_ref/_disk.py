@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Optional
 
 from ._errors import DESERIALIZATION, MossError
-from ._format import IndexDirectory, child_path, guard
 from ._protocols import Embedder
 from ._session_core import SessionCore
 from ._snapshot import contents_for, snapshot
+from .stores.format import IndexDirectory, child_path, guard
 
 __all__ = ["load_session", "save_session", "snapshot_directory"]
 

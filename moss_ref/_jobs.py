@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ._errors import not_found
-from ._store import JobRecord
 from ._types import JobPhase, JobProgress, JobStatus, JobStatusResponse
+from .stores.base import JobRecord
 
-if TYPE_CHECKING:
-    from ._client import MossClient
+__all__ = ["JobHandle", "JobSource", "job_not_found", "job_response", "wait_for_job"]
 
-__all__ = ["JobHandle", "job_not_found", "job_response", "wait_for_job"]
+
+class JobSource(Protocol):
+    """What a ``JobHandle`` follows its job through (``MossClient`` is one)."""
+
+    async def get_job_status(self, job_id: str) -> JobStatusResponse: ...
+
+    async def wait_for_job(
+        self, job_id: str, *, poll_interval_seconds: float = 2.0, timeout_seconds: float = 1800.0
+    ) -> JobStatusResponse: ...
 
 _PROGRESS = {"pending_upload": 0.0, "uploading": 10.0, "building": 50.0, "completed": 100.0, "failed": 0.0}
 _PHASE = {"pending_upload": JobPhase.QUEUED, "uploading": JobPhase.UPLOADING, "building": JobPhase.BUILDING_INDEX}
@@ -72,7 +79,7 @@ class JobHandle:
 
     __slots__ = ("_client", "_job_id")
 
-    def __init__(self, client: MossClient, job_id: str) -> None:
+    def __init__(self, client: JobSource, job_id: str) -> None:
         self._client = client
         self._job_id = job_id
 

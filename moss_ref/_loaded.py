@@ -39,8 +39,8 @@ from ._query import (
 )
 from ._session_core import SessionCore
 from ._snapshot import contents_for
-from ._store import StoredIndex
 from ._types import QueryOptions, QueryResultDocumentInfo, SearchResult
+from .stores.base import StoredIndex
 
 __all__ = ["LoadedIndex", "LoadedIndexes", "build_core", "query_loaded"]
 

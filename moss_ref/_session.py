@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Optional
+from typing import Optional, Protocol
 
 from ._session_core import SessionCore
 from ._types import (
@@ -21,14 +21,23 @@ from ._types import (
     SearchResult,
 )
 
-if TYPE_CHECKING:
-    from ._client import _Backing
+
+class SessionBacking(Protocol):
+    """What a session needs from the client that opened it (the client's store, disk and bookkeeping)."""
+
+    def push(self, core: SessionCore) -> PushIndexResult: ...
+
+    def save_to_disk(self, core: SessionCore, cache_path: Optional[str]) -> str: ...
+
+    def load_from_disk(self, core: SessionCore, cache_path: Optional[str]) -> int: ...
+
+    def forget(self, session: SessionIndex) -> None: ...
 
 
 class SessionIndex:
     """An in-memory index for a live conversation (S-11..S-37)."""
 
-    def __init__(self, core: SessionCore, backing: _Backing) -> None:
+    def __init__(self, core: SessionCore, backing: SessionBacking) -> None:
         self._core = core
         self._backing = backing
 

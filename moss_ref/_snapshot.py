@@ -18,7 +18,7 @@ from ._corpus import Record
 from ._embedding import embed_checked
 from ._protocols import Embedder
 from ._session_core import SessionCore
-from ._store import StoredIndex
+from .stores.base import StoredIndex
 
 
 class ReembeddingWarning(UserWarning):

@@ -14,7 +14,7 @@ import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 __all__ = [
     "DocumentInfo",
@@ -346,17 +346,30 @@ class JobProgress:
     current_phase: Optional[JobPhase]
 
 
-class IndexStatus(str):
-    """Index status (T-10): ``NotStarted``, ``Building``, ``Ready``, ``Failed``; accepts any string."""
+class IndexStatus:
+    """Index status (T-10), shaped like the real class (observed: moss 1.21.0).
 
-    NotStarted: IndexStatus
-    Building: IndexStatus
-    Ready: IndexStatus
-    Failed: IndexStatus
+    The constants ``IndexStatus.NotStarted``, ``Building``, ``Ready`` and ``Failed`` are plain
+    ``str`` values (``IndexInfo.status`` is one of them); ``IndexStatus(value)`` wraps any ``str``
+    in ``.value`` and refuses other types with ``TypeError``. Instances compare by identity, as
+    the real ones do.
+    """
 
+    NotStarted: ClassVar[str] = "NotStarted"
+    Building: ClassVar[str] = "Building"
+    Ready: ClassVar[str] = "Ready"
+    Failed: ClassVar[str] = "Failed"
 
-for _n in ("NotStarted", "Building", "Ready", "Failed"):
-    setattr(IndexStatus, _n, IndexStatus(_n))
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"argument 'value': '{type(value).__name__}' object is not an instance of 'str'")
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"IndexStatus({self.value!r})"
+
 
 IndexStatusValues: dict[str, str] = {n: n for n in ("NotStarted", "Building", "Ready", "Failed")}
 

@@ -7,7 +7,6 @@ The names here are stable; the underscore modules they come from are not.
 """
 
 from ._corpus import Record
-from ._dirstore import DirectoryStore
 from ._errors import (
     DESERIALIZATION,
     INTERNAL,
@@ -28,7 +27,9 @@ from ._registry import (
     vector_backend_names,
 )
 from ._snapshot import ReembeddingWarning
-from ._store import IndexConflict, IndexSummary, JobRecord, MemoryStore, Store, StoredIndex
+from .stores.base import IndexConflict, IndexSummary, JobRecord, Store, StoredIndex
+from .stores.directory import DirectoryStore
+from .stores.memory import MemoryStore
 
 __all__ = [
     "DESERIALIZATION",

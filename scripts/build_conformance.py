@@ -25,6 +25,7 @@ ORDER = [
     "vectors.md",
     "registry.md",
     "stores.md",
+    "service.md",
     "conformance.md",
     "departures.md",
     "results.md",

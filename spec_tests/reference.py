@@ -126,13 +126,13 @@ class ReferenceTarget:
 
     def _make_store(self, kind: str) -> Any:
         if kind == "memory":
-            from moss_ref._store import MemoryStore
+            from moss_ref.stores.memory import MemoryStore
 
             return MemoryStore()
         if kind == "directory":
             import tempfile
 
-            from moss_ref._dirstore import DirectoryStore
+            from moss_ref.stores.directory import DirectoryStore
 
             self._tmp = tempfile.TemporaryDirectory(prefix="moss-conformance-")
             return DirectoryStore(self._tmp.name)

@@ -52,3 +52,38 @@ EMBEDDERS = ["hash-v1", "minilm-onnx-fp32", "minilm-onnx", "minilm-numpy"]
 @pytest.fixture(params=EMBEDDERS)
 def embedder(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+# -- the wire protocol's route log (SRV-17) --------------------------------------------------------
+#
+# Every moss-ref serve process a test starts (directly, or through the conformance kit's
+# --real-moss target) appends "METHOD TEMPLATE STATUS" to this file; the last test of the session
+# (tests/test_wire_protocol_doc.py) checks every template against docs/wire-protocol.md.
+
+ROUTE_LOG_ENV = "MOSS_REF_ROUTE_LOG"
+LAST_TEST = "test_every_request_the_services_answered_during_the_suite_is_documented"
+
+
+_CREATED: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get(ROUTE_LOG_ENV):
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="moss-ref-routes-", suffix=".log")
+        os.close(fd)
+        os.environ[ROUTE_LOG_ENV] = path
+        _CREATED.append(path)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _CREATED:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The route-log check runs after everything else."""
+    last = [item for item in items if item.name == LAST_TEST]
+    items[:] = [item for item in items if item.name != LAST_TEST] + last

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from moss_ref import DocumentInfo, MossClient
 from moss_ref._session import SessionIndex
-from moss_ref._store import MemoryStore
+from moss_ref.stores.base import Store
+from moss_ref.stores.directory import DirectoryStore
+from moss_ref.stores.http import HttpStore
+from moss_ref.stores.memory import MemoryStore
+
+#: The stores every store-backed behaviour is checked on: the HTTP one is a moss-ref serve service.
+STORE_KINDS = ["memory", "directory", "http"]
 
 
 def client(vector_backend: str = "python", embedder: str = "hash-v1", store: object | None = None) -> MossClient:
@@ -17,6 +27,31 @@ def client(vector_backend: str = "python", embedder: str = "hash-v1", store: obj
         embedder=embedder,
         vector_backend=vector_backend,
     )
+
+
+@contextlib.contextmanager
+def serving(backing: Any, *, max_body: int = 256 << 20, log_stream: Any = None, **config: Any) -> Iterator[str]:
+    """A service over ``backing`` in a thread of this process (never with the real SDK here); its URL."""
+    from moss_ref.server import MossService, ServiceConfig, make_server, serve_in_thread
+
+    server = make_server(MossService(backing, ServiceConfig(**config)), max_body=max_body, log_stream=log_stream)
+    stop = serve_in_thread(server)
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        stop()
+
+
+@contextlib.contextmanager
+def store_of_kind(kind: str, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store of ``kind`` (one of :data:`STORE_KINDS`); the http one serves a directory store."""
+    if kind == "memory":
+        yield MemoryStore()
+    elif kind == "directory":
+        yield DirectoryStore(str(tmp_path / "store"))
+    else:
+        with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
+            yield HttpStore(url)
 
 
 def custom_session(vector_backend: str = "python", name: str = "idx") -> SessionIndex:

@@ -263,9 +263,27 @@ def test_plugins_module_exports_the_plugin_contract() -> None:
     """Plugin authors import one public module; every name resolves and the protocols are the core's."""
     from moss_ref import plugins
     from moss_ref._protocols import Embedder, VectorBackend
-    from moss_ref._store import Store
+    from moss_ref.stores.base import Store
 
     for name in plugins.__all__:
         assert getattr(plugins, name) is not None, name
     assert (plugins.Embedder, plugins.VectorBackend, plugins.Store) == (Embedder, VectorBackend, Store)
     assert isinstance(plugins.MemoryStore(), plugins.Store)
+
+
+def test_index_status_is_shaped_like_the_real_class() -> None:
+    """(observed: moss 1.21.0) str constants; ``IndexStatus(value)`` keeps ``.value``; str only."""
+    from moss_ref import IndexStatus, IndexStatusValues
+
+    assert IndexStatus.Ready == "Ready" and type(IndexStatus.Ready) is str
+    assert [IndexStatus.NotStarted, IndexStatus.Building, IndexStatus.Failed] == ["NotStarted", "Building", "Failed"]
+    assert IndexStatusValues == {n: n for n in ("NotStarted", "Building", "Ready", "Failed")}
+    status = IndexStatus("Ready")
+    assert status.value == "Ready" and IndexStatus(value="weird").value == "weird"
+    assert status != IndexStatus("Ready")  # compared by identity, as the real instances are
+    status.value = "Failed"
+    assert status.value == "Failed"
+    with pytest.raises(TypeError, match="'int' object is not an instance of 'str'"):
+        IndexStatus(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        IndexStatus()  # type: ignore[call-arg]

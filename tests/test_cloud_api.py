@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import pytest
+from helpers import STORE_KINDS, store_of_kind
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,9 +28,9 @@ from moss_ref import (
     ParentGrouping,
     QueryOptions,
 )
-from moss_ref._dirstore import DirectoryStore
 from moss_ref._jobs import JobHandle
-from moss_ref._store import IndexSummary, JobRecord, MemoryStore, Store, StoredIndex
+from moss_ref.stores.base import IndexSummary, JobRecord, Store, StoredIndex
+from moss_ref.stores.memory import MemoryStore
 
 P, K = "proj", "key"
 DOCS = [
@@ -44,9 +45,11 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=["memory", "directory"])
-def store(request: Any, tmp_path: Any) -> Store:
-    return MemoryStore() if request.param == "memory" else DirectoryStore(str(tmp_path / "store"))
+@pytest.fixture(params=STORE_KINDS)
+def store(request: Any, tmp_path: Any) -> Iterator[Store]:
+    """Every store, the HTTP one a moss-ref serve service (SRV-16)."""
+    with store_of_kind(request.param, tmp_path) as s:
+        yield s
 
 
 def make(store: Store, key: str = K, **kw: Any) -> MossClient:
@@ -127,15 +130,31 @@ def test_add_and_delete_docs_apply_session_rules(store: Store) -> None:
     c = make(store)
     run(c.create_index("i", DOCS[:2]))
     result = run(c.add_docs("i", [{"id": "b", "text": "changed"}, DOCS[2]]))
-    assert (result.index_name, result.doc_count) == ("i", 3)
+    assert (result.index_name, result.doc_count) == ("i", 2)  # the documents of this mutation (CLD-3)
     run(c.add_docs("i", [{"id": "a", "text": "ignored"}], MutationOptions(upsert=False)))
     texts = {d.id: d.text for d in run(c.get_docs("i"))}
     assert texts == {"a": DOCS[0]["text"], "b": "changed", "c": DOCS[2]["text"]}
     deleted = run(c.delete_docs("i", ["a", "zzz", "a"]))
-    assert deleted.doc_count == 2 and [d.id for d in run(c.get_docs("i"))] == ["b", "c"]
+    assert deleted.doc_count == 3 and [d.id for d in run(c.get_docs("i"))] == ["b", "c"]  # the ids sent
     assert run(c.get_job_status(deleted.job_id)).status.value == "completed"
     session = c.session_sync("i")  # the stored index is what a session resumes
     assert session.doc_count == 2
+
+
+def test_mutation_doc_count_is_the_size_of_the_mutation_not_the_index(store: Store) -> None:
+    """CLD-3 (observed: moss 1.21.0): adding 5,000 to an index of 1,000 reports 5,000; deleting 5,000 reports 5,000."""
+    c = make(store)
+
+    def docs(start: int, n: int) -> list[DocumentInfo]:
+        return [DocumentInfo(f"d{i:05d}", f"t{i}", embedding=[1.0, float(i % 7)]) for i in range(start, start + n)]
+
+    created = run(c.create_index("big", docs(0, 1000)))
+    assert created.doc_count == 1000
+    added = run(c.add_docs("big", docs(1000, 5000)))
+    assert added.doc_count == 5000 and run(c.get_index("big")).doc_count == 6000
+    deleted = run(c.delete_docs("big", [f"d{i:05d}" for i in range(5000)]))
+    assert deleted.doc_count == 5000 and run(c.get_index("big")).doc_count == 1000
+    assert run(c.get_job_status(added.job_id)).status.value == "completed"
 
 
 def test_mutations_of_a_missing_index_are_not_found(store: Store) -> None:

@@ -54,7 +54,7 @@ def check_version(records: list[tuple[str, str, list[float]]]) -> str:
 
 def client(root: str, keep: int = 2, grace: float = 60.0) -> Any:
     from moss_ref import MossClient
-    from moss_ref._dirstore import DirectoryStore
+    from moss_ref.stores.directory import DirectoryStore
 
     store = DirectoryStore(root, keep_versions=keep, grace_seconds=grace)
     return MossClient(P, K, store=store, embedder="hash-v1", vector_backend="python")
@@ -206,7 +206,7 @@ def test_sigkill_during_push_always_leaves_one_whole_version(tmp_path: Any) -> N
         label = check_version(image)
         assert label in {last_done, in_flight}, (label, last_done, in_flight)
         last_done = label
-        from moss_ref._dirstore import DirectoryStore
+        from moss_ref.stores.directory import DirectoryStore
 
         stored = DirectoryStore(root).read_index(P, "idx")  # the store view agrees with the session view
         assert stored is not None and stored.records[0].text.startswith(label + " ")

@@ -34,13 +34,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from moss_ref import DocumentInfo, MossClient, MutationOptions, QueryOptions
-from moss_ref._dirstore import DirectoryStore
 from moss_ref._filters import compile_filter
 from moss_ref._protocols import Embedder
 from moss_ref._registry import create_embedder
 from moss_ref._session import SessionIndex
 from moss_ref._snapshot import ReembeddingWarning
-from moss_ref._store import MemoryStore, Store
+from moss_ref.stores.base import Store
+from moss_ref.stores.directory import DirectoryStore
+from moss_ref.stores.memory import MemoryStore
 
 P, K = "proj", "key"
 MODEL = "moss-minilm"

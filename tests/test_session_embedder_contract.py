@@ -10,7 +10,7 @@ from helpers import builtin_session, client
 
 from moss_ref import DocumentInfo, MossError
 from moss_ref._protocols import EmbedderFingerprint
-from moss_ref._store import MemoryStore
+from moss_ref.stores.memory import MemoryStore
 
 
 class Broken:

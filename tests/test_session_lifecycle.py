@@ -8,7 +8,7 @@ import pytest
 from helpers import client, contents
 
 from moss_ref import DocumentInfo, InvalidArgumentError, MossClient, MossError, QueryOptions
-from moss_ref._store import MemoryStore
+from moss_ref.stores.memory import MemoryStore
 
 
 def test_closed_session_keeps_name_and_model_only() -> None:

@@ -27,7 +27,7 @@ def test_core_runs_with_third_party_imports_blocked() -> None:
         else:
             raise SystemExit("the import blocker let numpy through")
         from moss_ref import MossClient, DocumentInfo, QueryOptions
-        from moss_ref._store import MemoryStore
+        from moss_ref.stores.memory import MemoryStore
         async def main():
             c = MossClient("p", "k", store=MemoryStore(), embedder="auto", vector_backend="auto")
             s = await c.session("kb")
@@ -36,6 +36,20 @@ def test_core_runs_with_third_party_imports_blocked() -> None:
             assert [d.id for d in r.docs] == ["a"], r
             await s.push_index()
         asyncio.run(main())
+        # the service and its HTTP store are standard library only too (SRV-1)
+        from moss_ref.server import MossService, ServiceConfig, make_server, serve_in_thread
+        from moss_ref.stores.directory import DirectoryStore
+        import tempfile
+        server = make_server(MossService(DirectoryStore(tempfile.mkdtemp()), ServiceConfig(allow_first_use=True,
+                                                                                            embedder="auto")))
+        stop = serve_in_thread(server)
+        async def over_http():
+            c = MossClient("p", "k", store=f"http://127.0.0.1:{server.port}", embedder="auto", vector_backend="auto")
+            await c.create_index("t", [DocumentInfo("a", "refund policy"), DocumentInfo("b", "tomatoes")])
+            await c.load_index("t")
+            assert [d.id for d in (await c.query("t", "refund", QueryOptions(top_k=1))).docs] == ["a"]
+        asyncio.run(over_http())
+        stop()
         loaded = sorted(m for m in set(sys.modules) - BEFORE if m.split(".")[0] not in STD)
         print("NONSTD", loaded)
         """

@@ -12,16 +12,20 @@ import sys
 import threading
 import time
 from array import array
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers import STORE_KINDS, store_of_kind
 
 from moss_ref import MossClient, MossError
-from moss_ref._client import resolve_store
 from moss_ref._corpus import Record
-from moss_ref._dirstore import DirectoryStore, default_store_path
-from moss_ref._format import child_path, path_component
-from moss_ref._store import IndexConflict, JobRecord, MemoryStore, Store, StoredIndex
+from moss_ref.stores import resolve_store
+from moss_ref.stores.base import IndexConflict, JobRecord, Store, StoredIndex
+from moss_ref.stores.directory import DirectoryStore, default_store_path
+from moss_ref.stores.format import child_path, path_component
+from moss_ref.stores.http import HttpStore
+from moss_ref.stores.memory import MemoryStore
 
 P, K = "proj", "key"
 
@@ -32,16 +36,18 @@ def index(name: str = "idx", n: int = 2, tag: str = "") -> StoredIndex:
     return StoredIndex(name, "custom", None, 2 if n else None, records, vectors)
 
 
-@pytest.fixture(params=["memory", "directory"])
-def store(request: Any, tmp_path: Any) -> Store:
-    s: Store = MemoryStore() if request.param == "memory" else DirectoryStore(str(tmp_path / "store"))
-    s.authenticate(P, K)
-    return s
+@pytest.fixture(params=STORE_KINDS)
+def store(request: Any, tmp_path: Any) -> Iterator[Store]:
+    """Every store: in memory, a directory, and a ``moss-ref serve`` service over HTTP (SRV-16)."""
+    with store_of_kind(request.param, tmp_path) as s:
+        s.authenticate(P, K)
+        yield s
 
 
-def test_both_stores_satisfy_the_protocol(tmp_path: Any) -> None:
+def test_every_store_satisfies_the_protocol(tmp_path: Any) -> None:
     assert isinstance(MemoryStore(), Store)
     assert isinstance(DirectoryStore(str(tmp_path)), Store)
+    assert isinstance(HttpStore("http://127.0.0.1:1"), Store)
 
 
 # -- credentials (STO-2, STO-3) -----------------------------------------------------------
@@ -55,6 +61,26 @@ def test_trust_on_first_use_then_wrong_key_is_unauthorized(store: Store) -> None
     assert "other" not in repr(info.value) + str(info.value.detail)  # the key is never echoed
     store.authenticate("second-project", "other")  # projects are independent
     store.authenticate("", "")  # empty ids and keys are accepted (C-1)
+
+
+@pytest.mark.parametrize("kind", ["memory", "directory"])
+def test_provisioned_projects_only_when_first_use_is_off(kind: str, tmp_path: Any) -> None:
+    """SRV-4: ``register=False`` refuses a project nobody provisioned; ``register_project`` provisions once."""
+    with store_of_kind(kind, tmp_path) as s:
+        with pytest.raises(MossError) as info:
+            s.authenticate("new", "k1", register=False)  # type: ignore[call-arg]
+        assert info.value.code == "UNAUTHORIZED" and "k1" not in str(info.value) + str(info.value.detail)
+        assert s.list_projects() == []  # type: ignore[attr-defined]
+        assert s.register_project("new", "k1") is True  # type: ignore[attr-defined]
+        assert s.register_project("new", "k2") is False  # type: ignore[attr-defined]  # the first key stays
+        s.authenticate("new", "k1", register=False)  # type: ignore[call-arg]
+        with pytest.raises(MossError):
+            s.authenticate("new", "k2", register=False)  # type: ignore[call-arg]
+        s.authenticate("other", "k3")  # first use still works where the caller allows it
+        assert s.list_projects() == ["new", "other"]  # type: ignore[attr-defined]
+    if kind == "directory":
+        stored = b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
+        assert b"k1" not in stored and b"pbkdf2-sha256$" in stored  # only the salted slow hash is kept
 
 
 def test_concurrent_first_use_by_threads_lets_exactly_one_key_win(store: Store) -> None:
@@ -82,7 +108,7 @@ def test_concurrent_first_use_by_threads_lets_exactly_one_key_win(store: Store) 
 
 _REGISTER = """
 import sys, time
-from moss_ref._dirstore import DirectoryStore
+from moss_ref.stores.directory import DirectoryStore
 from moss_ref import MossError
 root, key, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
 store = DirectoryStore(root)
@@ -119,6 +145,7 @@ def test_missing_index_reads_as_none(store: Store) -> None:
     assert store.read_summary(P, "nope") is None
     assert store.delete_index(P, "nope") is False
     assert store.list_indexes(P) == []
+    store.authenticate("unknown-project", K)  # callers authenticate first (the service insists)
     assert store.list_indexes("unknown-project") == []
 
 
@@ -162,6 +189,7 @@ def test_conditional_writes(store: Store) -> None:
 def test_list_indexes_by_name(store: Store) -> None:
     for name in ("b", "a", "Zed", "é"):
         store.write_index(P, index(name))
+    store.authenticate("other", K)
     store.write_index("other", index("x"))
     assert [s.name for s in store.list_indexes(P)] == ["Zed", "a", "b", "é"]
 
@@ -323,8 +351,9 @@ def test_store_resolution_order(monkeypatch: Any, tmp_path: Any) -> None:
     default = resolve_store(None)
     assert isinstance(default, DirectoryStore) and default.root == str(tmp_path / "xdg" / "moss_ref")
     monkeypatch.setenv("MOSS_REF_STORE", "http://localhost:1")
-    with pytest.raises(MossError, match="server stores are not available"):
-        resolve_store(None)
+    served = resolve_store(None)  # a URL names a moss-ref serve service (SRV-16)
+    assert isinstance(served, HttpStore) and served.url == "http://localhost:1"
+    assert isinstance(resolve_store("https://moss.example:8443/prefix/"), HttpStore)
     monkeypatch.delenv("MOSS_REF_STORE")
     client = MossClient(P, K)  # C-1: nothing is touched at construction
     assert not (tmp_path / "xdg").exists() and client.project_id == P

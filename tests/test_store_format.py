@@ -23,8 +23,10 @@ from hypothesis import strategies as st
 
 from moss_ref import MossClient, MossError
 from moss_ref._corpus import Record
-from moss_ref._dirstore import DirectoryStore
-from moss_ref._format import (
+from moss_ref._protocols import EmbedderFingerprint
+from moss_ref.stores.base import StoredIndex
+from moss_ref.stores.directory import DirectoryStore
+from moss_ref.stores.format import (
     FORMAT_VERSION,
     FormatError,
     child_path,
@@ -32,8 +34,6 @@ from moss_ref._format import (
     seal,
     unseal,
 )
-from moss_ref._protocols import EmbedderFingerprint
-from moss_ref._store import StoredIndex
 
 P, K = "proj", "key"
 

@@ -9,19 +9,19 @@ import asyncio
 import os
 import warnings
 from array import array
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers import contents
+from helpers import STORE_KINDS, contents, store_of_kind
 
 from moss_ref import DocumentInfo, InvalidArgumentError, JobStatus, MossClient, MossError, QueryOptions
 from moss_ref._corpus import Record
-from moss_ref._dirstore import DirectoryStore
-from moss_ref._format import child_path, path_component
 from moss_ref._hash_embedder import HashEmbedder
 from moss_ref._protocols import EmbedderFingerprint
 from moss_ref._snapshot import ReembeddingWarning
-from moss_ref._store import MemoryStore, Store, StoredIndex
+from moss_ref.stores.base import Store, StoredIndex
+from moss_ref.stores.format import child_path, path_component
 
 P, K = "proj", "key"
 DOCS = [
@@ -34,9 +34,11 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=["memory", "directory"])
-def store(request: Any, tmp_path: Any) -> Store:
-    return MemoryStore() if request.param == "memory" else DirectoryStore(str(tmp_path / "store"))
+@pytest.fixture(params=STORE_KINDS)
+def store(request: Any, tmp_path: Any) -> Iterator[Store]:
+    """Every store, the HTTP one a moss-ref serve service (SRV-16)."""
+    with store_of_kind(request.param, tmp_path) as s:
+        yield s
 
 
 def client(store: Store, key: str = K, **kw: Any) -> MossClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moss_ref import DocumentInfo, InvalidArgumentError, MossClient, QueryOptions
-from moss_ref._store import MemoryStore
+from moss_ref.stores.memory import MemoryStore
 
 
 def test_strict_comes_from_the_keyword_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,9 +23,11 @@ import sys
 import uuid
 from typing import Any, Final, Optional
 
-from ._clock import now_iso
-from ._errors import internal, unauthorized
-from ._format import (
+from .._clock import now_iso
+from .._errors import internal, unauthorized
+from .._names import validate_index_name
+from .base import IndexSummary, JobRecord, StoredIndex
+from .format import (
     FORMAT_VERSION,
     FormatError,
     IndexDirectory,
@@ -39,9 +41,7 @@ from ._format import (
     seal,
     unseal,
 )
-from ._keys import hash_key, verify_key
-from ._names import validate_index_name
-from ._store import IndexSummary, JobRecord, StoredIndex
+from .keys import hash_key, verify_key
 
 __all__ = ["DirectoryStore", "default_store_path"]
 
@@ -134,22 +134,60 @@ class DirectoryStore:
 
     # -- credentials (STO-2, STO-3) -----------------------------------------------------------
 
-    def authenticate(self, project_id: str, project_key: str) -> None:
-        """Trust on first use: the first key seen for a project is registered, atomically."""
+    def authenticate(self, project_id: str, project_key: str, *, register: bool = True) -> None:
+        """Trust on first use: the first key seen for a project is registered, atomically.
+
+        ``register=False`` (``moss-ref serve`` without ``--allow-first-use``) refuses a project
+        nobody provisioned, after paying the same slow hash a wrong key pays.
+        """
+        if not isinstance(project_key, str):
+            raise TypeError(f"project_key must be str, got {type(project_key).__name__}")
+        with guard("The project registration could not be decoded."):
+            self._check_marker(create=register)
+            folder = self._project_dir(project_id)
+            path = os.path.join(folder, PROJECT_FILE)
+            stored = self._registered_hash(path)
+            if stored is None:
+                mine = hash_key(project_key)
+                if not register:
+                    raise unauthorized(f"unknown project {project_id!r}")
+                stored = self._register(folder, path, project_id, mine)
+                if hmac.compare_digest(stored, mine):
+                    return  # our registration won: this key is the project's key
+        if not verify_key(project_key, stored):
+            raise unauthorized(f"wrong project key for project {project_id!r}")
+
+    def register_project(self, project_id: str, project_key: str) -> bool:
+        """Provision ``project_id`` with ``project_key`` (``moss-ref projects add``); False if it exists."""
         if not isinstance(project_key, str):
             raise TypeError(f"project_key must be str, got {type(project_key).__name__}")
         with guard("The project registration could not be decoded."):
             self._check_marker(create=True)
             folder = self._project_dir(project_id)
             path = os.path.join(folder, PROJECT_FILE)
-            stored = self._registered_hash(path)
-            if stored is None:
-                mine = hash_key(project_key)
-                stored = self._register(folder, path, project_id, mine)
-                if hmac.compare_digest(stored, mine):
-                    return  # our registration won: this key is the project's key
-        if not verify_key(project_key, stored):
-            raise unauthorized(f"wrong project key for project {project_id!r}")
+            if self._registered_hash(path) is not None:
+                return False
+            mine = hash_key(project_key)
+            return hmac.compare_digest(self._register(folder, path, project_id, mine), mine)
+
+    def list_projects(self) -> list[str]:
+        """The ids of every registered project, sorted (no keys: only their hashes are stored)."""
+        with guard("The project registration could not be decoded."):
+            self._check_marker(create=False)
+            folder = os.path.join(self.root, "projects")
+            try:
+                entries = sorted(os.listdir(folder))
+            except FileNotFoundError:
+                return []
+            out: list[str] = []
+            for entry in entries:
+                path = os.path.join(folder, entry, PROJECT_FILE)
+                if self._registered_hash(path) is None:
+                    continue
+                record = unseal(read_bytes(path, 1 << 16, PROJECT_FILE), PROJECT_FILE)
+                if child_path(folder, record["project_id"]) == os.path.join(folder, entry):
+                    out.append(record["project_id"])
+            return sorted(out)
 
     def _registered_hash(self, path: str) -> Optional[str]:
         try:

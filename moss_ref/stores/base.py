@@ -1,25 +1,22 @@
-"""The store: what the real SDK calls the cloud (R-ST-1..R-ST-6, P-5).
+"""The store contract: what the real SDK calls the cloud (R-ST-1..R-ST-6, P-5).
 
 A store holds projects; a project holds named indexes and jobs. The contract is small on purpose
 (tinydb's storages): authenticate, read/write/delete/list indexes, save/read jobs. A write
 publishes a complete new version or nothing (R-ST-5); readers see whole versions only.
 
-``MemoryStore`` lives here for tests; the directory store (the embedded default) is in
-``_dirstore``.
+The implementations live beside this module: ``memory`` (tests), ``directory`` (the embedded
+default, with its on-disk ``format``) and ``http`` (a ``moss-ref serve`` service).
 """
 
 from __future__ import annotations
 
-import threading
-import uuid
 from array import array
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Optional, Protocol, runtime_checkable
 
-from ._corpus import Record
-from ._errors import INTERNAL, MossError, unauthorized
-from ._keys import hash_key, verify_key
-from ._protocols import EmbedderFingerprint
+from .._corpus import Record
+from .._errors import INTERNAL, MossError
+from .._protocols import EmbedderFingerprint
 
 
 @dataclass(frozen=True)
@@ -137,84 +134,3 @@ class Store(Protocol):
 
     def read_job(self, project_id: str, job_id: str) -> Optional[JobRecord]:
         """The job, or None for an unknown id (any string; never used as a path unchecked)."""
-
-
-@dataclass
-class _Project:
-    key_hash: str
-    indexes: dict[str, StoredIndex] = field(default_factory=dict)
-    jobs: dict[str, JobRecord] = field(default_factory=dict)
-
-
-class MemoryStore:
-    """A process-local store for tests: trust on first use, whole-version swaps under a lock."""
-
-    def __init__(self) -> None:
-        self._projects: dict[str, _Project] = {}
-        self._lock = threading.Lock()
-        self._versions = 0
-
-    def authenticate(self, project_id: str, project_key: str) -> None:
-        with self._lock:
-            self._project(project_id, project_key)
-
-    def _project(self, project_id: str, project_key: str) -> _Project:
-        project = self._projects.get(project_id)
-        if project is None:
-            project = self._projects[project_id] = _Project(hash_key(project_key))
-        elif not verify_key(project_key, project.key_hash):
-            raise unauthorized(f"wrong project key for project {project_id!r}")
-        return project
-
-    def _known(self, project_id: str) -> _Project:
-        project = self._projects.get(project_id)
-        if project is None:
-            project = self._projects[project_id] = _Project("")
-        return project
-
-    def read_index(self, project_id: str, name: str) -> Optional[StoredIndex]:
-        with self._lock:
-            return self._known(project_id).indexes.get(name)
-
-    def read_summary(self, project_id: str, name: str) -> Optional[IndexSummary]:
-        with self._lock:
-            index = self._known(project_id).indexes.get(name)
-            return None if index is None else summary_of(index)
-
-    def write_index(self, project_id: str, index: StoredIndex, expect_version: Optional[str] = None) -> StoredIndex:
-        from ._clock import now_iso
-
-        with self._lock:
-            project = self._known(project_id)
-            previous = project.indexes.get(index.name)
-            current = "" if previous is None else previous.version
-            if expect_version is not None and expect_version != current:
-                raise IndexConflict(index.name, expect_version, current)
-            self._versions += 1
-            stamp = now_iso()
-            published = replace(
-                index,
-                vectors=array("f", index.vectors),  # the store keeps its own copy
-                version=f"{self._versions:010d}-{uuid.uuid4().hex[:8]}",
-                created_at=previous.created_at if previous else stamp,
-                updated_at=stamp,
-                index_id=previous.index_id if previous else uuid.uuid4().hex,
-            )
-            project.indexes[index.name] = published
-            return published
-
-    def delete_index(self, project_id: str, name: str) -> bool:
-        with self._lock:
-            return self._known(project_id).indexes.pop(name, None) is not None
-
-    def list_indexes(self, project_id: str) -> list[IndexSummary]:
-        with self._lock:
-            return [summary_of(i) for i in sorted(self._known(project_id).indexes.values(), key=lambda i: i.name)]
-
-    def save_job(self, project_id: str, job: JobRecord) -> None:
-        with self._lock:
-            self._known(project_id).jobs[job.job_id] = job
-
-    def read_job(self, project_id: str, job_id: str) -> Optional[JobRecord]:
-        with self._lock:
-            return self._known(project_id).jobs.get(job_id)

@@ -38,13 +38,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Optional
 
-from ._clock import now_iso
-from ._corpus import Record
-from ._errors import InvalidArgumentError, deserialization, internal
-from ._models import CUSTOM, MODEL_IDS
-from ._names import validate_index_name
-from ._protocols import EmbedderFingerprint
-from ._store import IndexConflict, IndexSummary, StoredIndex
+from .._clock import now_iso
+from .._corpus import Record
+from .._errors import InvalidArgumentError, deserialization, internal
+from .._models import CUSTOM, MODEL_IDS
+from .._names import validate_index_name
+from .._protocols import EmbedderFingerprint
+from .base import IndexConflict, IndexSummary, StoredIndex
 
 __all__ = [
     "FORMAT_VERSION",

@@ -1,0 +1,7 @@
+"""``python -m moss_ref.cli`` = ``moss-ref``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
