@@ -140,10 +140,13 @@ def test_layers_only_import_downwards() -> None:
 FIRST_IMPORTS = ("moss_ref._client", "moss_ref._session", "moss_ref._cloud", "moss_ref._jobs", "moss_ref.stores.base")
 
 
-@pytest.mark.parametrize("name", [*FIRST_IMPORTS, *(m for m in MODULES if m.startswith("moss_ref.server."))])
+#: ``__main__`` modules run the command line when imported, so they are not imported here; the
+#: import graph above still covers their imports.
+SERVER_MODULES = [m for m in MODULES if m.startswith("moss_ref.server.") and not m.endswith("__main__")]
+
+
+@pytest.mark.parametrize("name", [*FIRST_IMPORTS, *SERVER_MODULES])
 def test_these_modules_import_first_in_a_fresh_interpreter(name: str) -> None:
     """Imported before anything else of moss_ref, each works (a cycle breaks the one imported first)."""
-    if name.endswith("__main__"):
-        pytest.skip("runs the command line when imported")
     done = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -387,9 +387,9 @@ def plain_custom(raw: Any) -> Optional[tuple[tuple[Record, ...], array, int]]:  
             dimension = len(vector)
         elif len(vector) != dimension:
             return None
-        latest.pop(doc_id, None)
+        # a repeated id keeps its first place with its last value: position order, as a session has it (QRY-6)
         latest[doc_id] = (Record(doc_id, text, None if metadata is None else dict(metadata), payload), vector)
-    ordered = sorted(latest)
+    ordered = list(latest)
     vectors = array("f")
     for doc_id in ordered:
         vectors.extend(latest[doc_id][1])
