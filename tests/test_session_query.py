@@ -136,15 +136,15 @@ def test_alpha_one_ranks_by_dot_and_scores_cosine(vector_backend: str) -> None:
 def test_ties_come_in_position_order(vector_backend: str) -> None:
     for order in (["b", "a", "c"], ["c", "a", "b"]):
         s = custom_session(vector_backend)
-        s.core.add_docs([DocumentInfo(i, "same words", embedding=[1, 1]) for i in order])
+        s.core.add_docs([DocumentInfo(i, "twin words", embedding=[1, 1]) for i in order])
         for alpha in (1.0, 0.5, 0.0):
-            assert _ids(s.core.query("same", QueryOptions(embedding=[1, 1], alpha=alpha))) == order
-        s.core.add_docs([DocumentInfo(order[0], "same words", embedding=[1, 1])])  # an upsert keeps its place
+            assert _ids(s.core.query("twin", QueryOptions(embedding=[1, 1], alpha=alpha))) == order
+        s.core.add_docs([DocumentInfo(order[0], "twin words", embedding=[1, 1])])  # an upsert keeps its place
         s.core.delete_docs([order[1]])
-        s.core.add_docs([DocumentInfo(order[1], "same words", embedding=[1, 1])])  # re-added: last
+        s.core.add_docs([DocumentInfo(order[1], "twin words", embedding=[1, 1])])  # re-added: last
         want = [order[0], order[2], order[1]]
         for alpha in (1.0, 0.5, 0.0):
-            assert _ids(s.core.query("same", QueryOptions(embedding=[1, 1], alpha=alpha))) == want
+            assert _ids(s.core.query("twin", QueryOptions(embedding=[1, 1], alpha=alpha))) == want
     many = custom_session(vector_backend)
     ids = [f"d{(7 * i) % 30:02d}" for i in range(30)]
     many.core.add_docs([DocumentInfo(i, "t", embedding=[1, 0]) for i in ids])
