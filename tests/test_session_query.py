@@ -276,10 +276,10 @@ def test_top_k_rules() -> None:
 @pytest.mark.parametrize("min_score", [0.5, -0.1, 1.1, math.nan, "0.5"])
 def test_min_score_is_ignored_by_sessions(min_score: object) -> None:
     s = custom_session()
-    s.core.add_docs([DocumentInfo(str(i), "t", embedding=[1, i / 10]) for i in range(10)])
+    s.core.add_docs([DocumentInfo(str(i), "tea", embedding=[1, i / 10]) for i in range(10)])
     for alpha in (1.0, 0.5, 0.0):
-        plain = s.core.query("t", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha))
-        got = s.core.query("t", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha, min_score=min_score))  # type: ignore[arg-type]
+        plain = s.core.query("tea", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha))
+        got = s.core.query("tea", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha, min_score=min_score))  # type: ignore[arg-type]
         assert [(d.id, d.score) for d in got.docs] == [(d.id, d.score) for d in plain.docs]
         assert len(got.docs) == 10
 
