@@ -1,24 +1,32 @@
 """The keyword signal: BM25 over document text, maintained incrementally (R-Q-2, Q-6).
 
-Rules implemented here:
+Rules implemented here (all *observed: moss 1.21.0*):
 
-* tokens are the ``\\w+`` runs (Python ``re``, Unicode) of ``casefold(NFKC(text))``; no stemming,
-  no stop words; a document's length is its token count;
+* the tokenizer (:func:`words`, :func:`tokenize`, :func:`term_ids`): transliterate to ASCII
+  (:mod:`._fold`), lowercase, split into words by the Unicode word-boundary rules on that ASCII
+  text (:data:`_WORD`: runs of letters, digits and ``_``, joined across one ``:``, ``.`` or ``'``
+  between two letters and one ``,``, ``;``, ``.`` or ``'`` between two digits, so ``a.b``,
+  ``3.14``, ``world.com``, ``don't`` and ``3,000`` are one word each and ``e-mail`` is two; a
+  word of ``_`` alone is none), drop the English stop words (:mod:`._stopwords`), stem the rest
+  with Porter2 (:mod:`._stem`); a document's length is its number of remaining words;
+* the index identifies a word by the 32-bit FxHash of its stem (:func:`term_id`), as the SDK
+  does: two stems with the same hash are the same term (``basin`` and ``basque`` match each
+  other; such pairs have the same length and usually the same first three letters);
 * ``idf(t) = ln(1 + (N - n_t + 0.5) / (n_t + 0.5))`` with ``N`` the number of documents in the
   index and ``n_t`` the number containing ``t``; ``k1 = 1.2``, ``b = 0.75``; the average length
   covers every document of the index, not only those passing a filter;
-* every query token counts, repeats included (a query ``"red red fox"`` weighs ``red`` twice);
-  only documents containing at least one query token enter the keyword list; per-token
+* every query term counts, repeats included (a query ``"red red fox"`` weighs ``red`` twice);
+  only documents containing at least one query term enter the keyword list; per-term
   contributions are summed with ``math.fsum`` so the score does not depend on summation order;
 * ranking order is (BM25 desc, position asc): ``position`` maps each id to its place in the
   index (first insertion order, kept by an upsert), supplied by the corpus (QRY-6).
 
-All of it *observed: moss 1.21.0* except the tokenizer, where the real SDK also stems, drops stop
-words and folds accents (see the departures); it computes in float32, so documents whose
-float64 scores differ by less than float32 rounding may come in another order there.
+The real SDK computes in float32, so documents whose float64 scores differ by less than float32
+rounding may come in another order there; its transliteration of scripts beyond Latin, Greek and
+Cyrillic is only approximated (see the departures).
 
 Adding or removing a document updates postings, document frequencies and the total length in
-O(tokens of that document); a query touches only the postings of its tokens.
+O(tokens of that document); a query touches only the postings of its terms.
 """
 
 from __future__ import annotations
@@ -26,18 +34,73 @@ from __future__ import annotations
 import heapq
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Set
 
+from ._fold import fold
+from ._stem import stem
+from ._stopwords import STOP_WORDS
+
 K1 = 1.2
 B = 0.75
-_TOKEN = re.compile(r"\w+")
+# Unicode word boundaries (UAX #29) restricted to ASCII: ALetter, Numeric, ExtendNumLet (_),
+# MidLetter (:), MidNum (, ;), MidNumLet (. and the single quote).
+_WORD = re.compile(r"[a-z0-9_]+(?:(?:(?<=[a-z])[:.'](?=[a-z])|(?<=[0-9])[,;.'](?=[0-9]))[a-z0-9_]+)*")
+_MASK = 0xFFFFFFFF
+_SEED = 0x27220A95
+_NOT_A_TERM = -1
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``: folded to ASCII, lowercased, split at word boundaries."""
+    folded = fold(text).lower()
+    found = _WORD.findall(folded)
+    if "_" in folded:
+        found = [w for w in found if w.strip("_")]
+    return found
 
 
 def tokenize(text: str) -> list[str]:
-    """NFKC, casefold, then the ``\\w+`` runs (R-Q-2)."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+    """The stems of the words of ``text`` that are not stop words, in text order."""
+    return [stem(w) for w in words(text) if w not in STOP_WORDS]
+
+
+def term_id(token: str) -> int:
+    """The 32-bit FxHash of ``token`` (its UTF-8 bytes, then ``0xff``): the index's key for it.
+
+    Four bytes at a time read little-endian, then the remaining bytes one by one; each step is
+    ``h = (rotl(h, 5) ^ word) * 0x27220a95 mod 2**32``.
+    """
+    data = token.encode()
+    h = 0
+    n = len(data)
+    i = 0
+    while n - i >= 4:
+        h = ((((h << 5) | (h >> 27)) & _MASK) ^ int.from_bytes(data[i : i + 4], "little")) * _SEED & _MASK
+        i += 4
+    while i < n:
+        h = ((((h << 5) | (h >> 27)) & _MASK) ^ data[i]) * _SEED & _MASK
+        i += 1
+    return ((((h << 5) | (h >> 27)) & _MASK) ^ 0xFF) * _SEED & _MASK
+
+
+class _TermCache(dict[str, int]):
+    """word -> term id of its stem, or ``_NOT_A_TERM`` for a stop word."""
+
+    def __missing__(self, word: str) -> int:
+        value = _NOT_A_TERM if word in STOP_WORDS else term_id(stem(word))
+        if len(self) >= 1_000_000:
+            self.clear()
+        self[word] = value
+        return value
+
+
+_TERMS = _TermCache()
+
+
+def term_ids(text: str) -> list[int]:
+    """The term ids of ``text`` in text order (stop words dropped): ``map(term_id, tokenize(text))``."""
+    return [t for t in map(_TERMS.__getitem__, words(text)) if t != _NOT_A_TERM]
 
 
 class KeywordIndex:
@@ -46,9 +109,9 @@ class KeywordIndex:
     __slots__ = ("_lengths", "_postings", "_terms", "_total_length")
 
     def __init__(self) -> None:
-        self._postings: dict[str, dict[str, int]] = {}
+        self._postings: dict[int, dict[str, int]] = {}
         self._lengths: dict[str, int] = {}
-        self._terms: dict[str, tuple[str, ...]] = {}  # distinct tokens of each document
+        self._terms: dict[str, tuple[int, ...]] = {}  # distinct terms of each document
         self._total_length = 0
 
     def __len__(self) -> int:
@@ -58,7 +121,7 @@ class KeywordIndex:
         """Index ``text`` under ``doc_id``, replacing what was indexed for it before."""
         if doc_id in self._lengths:
             self.remove(doc_id)
-        tokens = tokenize(text)
+        tokens = term_ids(text)
         self._lengths[doc_id] = len(tokens)
         self._total_length += len(tokens)
         counts = Counter(tokens)
@@ -94,7 +157,7 @@ class KeywordIndex:
         k1_plus_1 = K1 + 1.0
         one_minus_b = 1.0 - B
         parts: dict[str, list[float]] = {}
-        for token in tokenize(query):
+        for token in term_ids(query):
             posting = self._postings.get(token)
             if not posting:
                 continue

@@ -136,15 +136,15 @@ def test_alpha_one_ranks_by_dot_and_scores_cosine(vector_backend: str) -> None:
 def test_ties_come_in_position_order(vector_backend: str) -> None:
     for order in (["b", "a", "c"], ["c", "a", "b"]):
         s = custom_session(vector_backend)
-        s.core.add_docs([DocumentInfo(i, "same words", embedding=[1, 1]) for i in order])
+        s.core.add_docs([DocumentInfo(i, "twin words", embedding=[1, 1]) for i in order])
         for alpha in (1.0, 0.5, 0.0):
-            assert _ids(s.core.query("same", QueryOptions(embedding=[1, 1], alpha=alpha))) == order
-        s.core.add_docs([DocumentInfo(order[0], "same words", embedding=[1, 1])])  # an upsert keeps its place
+            assert _ids(s.core.query("twin", QueryOptions(embedding=[1, 1], alpha=alpha))) == order
+        s.core.add_docs([DocumentInfo(order[0], "twin words", embedding=[1, 1])])  # an upsert keeps its place
         s.core.delete_docs([order[1]])
-        s.core.add_docs([DocumentInfo(order[1], "same words", embedding=[1, 1])])  # re-added: last
+        s.core.add_docs([DocumentInfo(order[1], "twin words", embedding=[1, 1])])  # re-added: last
         want = [order[0], order[2], order[1]]
         for alpha in (1.0, 0.5, 0.0):
-            assert _ids(s.core.query("same", QueryOptions(embedding=[1, 1], alpha=alpha))) == want
+            assert _ids(s.core.query("twin", QueryOptions(embedding=[1, 1], alpha=alpha))) == want
     many = custom_session(vector_backend)
     ids = [f"d{(7 * i) % 30:02d}" for i in range(30)]
     many.core.add_docs([DocumentInfo(i, "t", embedding=[1, 0]) for i in ids])
@@ -293,10 +293,10 @@ def test_top_k_rules() -> None:
 @pytest.mark.parametrize("min_score", [0.5, -0.1, 1.1, math.nan, "0.5"])
 def test_min_score_is_ignored_by_sessions(min_score: object) -> None:
     s = custom_session()
-    s.core.add_docs([DocumentInfo(str(i), "t", embedding=[1, i / 10]) for i in range(10)])
+    s.core.add_docs([DocumentInfo(str(i), "tea", embedding=[1, i / 10]) for i in range(10)])
     for alpha in (1.0, 0.5, 0.0):
-        plain = s.core.query("t", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha))
-        got = s.core.query("t", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha, min_score=min_score))  # type: ignore[arg-type]
+        plain = s.core.query("tea", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha))
+        got = s.core.query("tea", QueryOptions(embedding=[0, 1], top_k=10, alpha=alpha, min_score=min_score))  # type: ignore[arg-type]
         assert [(d.id, d.score) for d in got.docs] == [(d.id, d.score) for d in plain.docs]
         assert len(got.docs) == 10
 
