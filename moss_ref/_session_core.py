@@ -23,7 +23,7 @@ from ._filters import compile_filter
 from ._grouping import collapse, group_documents, is_parent_grouping
 from ._models import CUSTOM
 from ._ordering import sort_records
-from ._protocols import Embedder, EmbedderFingerprint, VectorBackend
+from ._protocols import Embedder, EmbedderFingerprint, KeywordBackend, VectorBackend
 from ._query import Hit, plan_query, run
 from ._types import (
     DocumentInfo,
@@ -49,6 +49,7 @@ class SessionCore:
         *,
         embedder: Optional[Embedder],
         vector_backend_factory: Callable[[], VectorBackend],
+        keyword_backend_factory: Optional[Callable[[], KeywordBackend]] = None,
         strict: bool = False,
     ) -> None:
         self._name = name
@@ -56,7 +57,8 @@ class SessionCore:
         self._model_id = model_id
         self._embedder = embedder
         self._new_backend = vector_backend_factory
-        self._corpus = Corpus(vector_backend_factory(), self._builtin_dimension())
+        self._new_keywords = keyword_backend_factory
+        self._corpus = self._new_corpus(self._builtin_dimension())
         self._lock = threading.RLock()
         self._closed = False
 
@@ -102,6 +104,10 @@ class SessionCore:
         """Raise ``InvalidArgumentError("SessionIndex is closed")`` after :meth:`close` (R-S-3)."""
         if self._closed:
             raise InvalidArgumentError(CLOSED)
+
+    def _new_corpus(self, dimension: Optional[int]) -> Corpus:
+        keywords = None if self._new_keywords is None else self._new_keywords()
+        return Corpus(self._new_backend(), dimension, keywords)
 
     def _builtin_dimension(self) -> Optional[int]:
         return None if self._embedder is None else self._embedder.fingerprint.dimension
@@ -294,7 +300,7 @@ class SessionCore:
         """
         with self._lock:
             self.ensure_open()
-            corpus = Corpus(self._new_backend(), None if embedder is None else embedder.fingerprint.dimension)
+            corpus = self._new_corpus(None if embedder is None else embedder.fingerprint.dimension)
             corpus.load(records, rows, dimension)
             self._corpus = corpus
             self._model_id = model_id
