@@ -33,6 +33,7 @@ from ._types import (
     QueryOptions,
     QueryResultDocumentInfo,
     SearchResult,
+    stored_embedding,
 )
 
 CLOSED = "SessionIndex is closed"
@@ -152,7 +153,7 @@ class SessionCore:
                 raise invalid(f"docs[{i}]: document id must be a non-empty string (strict mode)")
         if not self.is_custom:
             return  # built-in sessions ignore carried embeddings (R-D-4)
-        missing = [d.id for d in docs if not d.embedding]  # type: ignore[attr-defined]
+        missing = [d.id for d in docs if not stored_embedding(d)]  # type: ignore[arg-type,attr-defined]
         if missing:
             raise ValueError(
                 f"Documents missing .embedding for custom model: {missing!r}. "
@@ -163,8 +164,11 @@ class SessionCore:
         """DOC-8: every custom vector finite (all checked first), then all of one dimension."""
         if not self.is_custom:
             return
-        vectors = [(doc.id, doc.embedding) for doc in docs if isinstance(doc, DocumentInfo) and doc.embedding]
+        found = [(doc.id, stored_embedding(doc)) for doc in docs if isinstance(doc, DocumentInfo)]
+        vectors = [(doc_id, vector) for doc_id, vector in found if vector]
         for doc_id, vector in vectors:
+            if math.isfinite(sum(vector)):
+                continue  # a finite sum proves every component finite (an inf or a NaN would carry over)
             for position, x in enumerate(vector):
                 if not math.isfinite(x):
                     shown = "NaN" if math.isnan(x) else ("inf" if x > 0 else "-inf")
@@ -201,7 +205,7 @@ class SessionCore:
 
     def _vectors_for(self, docs: Sequence[DocumentInfo]) -> list[Sequence[float]]:
         if self.is_custom:
-            return [d.embedding for d in docs]  # type: ignore[misc]
+            return [stored_embedding(d) for d in docs]  # type: ignore[misc]
         return self.embed_texts([d.text for d in docs])
 
     def embed_texts(self, texts: Sequence[str]) -> list[Sequence[float]]:
