@@ -1,25 +1,29 @@
 """The pure-Python keyword backend ``python`` (stdlib only): BM25 top-k with dynamic pruning (KW-4).
 
-Storage: for each document its length and ``{token: tf}`` (the forward index, used to score a
-document exactly and to unindex it); for each token its document frequency and its postings cut
-into *impact groups*: one set of ids per (tf, length bucket). Length buckets are exact below 16
-tokens and eighth-octaves above ([16, 17], [18, 19], ..., [30, 31], [32, 35], ...), so every
-document of a group has the same tf and a length of at least the bucket's lower edge ``lo``.
+Storage: for each document its length and its distinct tokens; for each token a dict id -> tf
+(its postings) and the same postings cut into *impact groups*: one set of ids per (tf, length
+bucket). Length buckets are exact below 16 tokens and eighth-octaves above ([16, 17], [18, 19],
+..., [30, 31], [32, 35], ...), so every document of a group has the same tf and a length of at
+least the bucket's lower edge ``lo``.
 
 Upper bounds: a contribution (KW-1) grows with tf and shrinks with length, and every float64 step
 of it is monotone, so ``weight(idf, tf, length_norm(lo, avgdl))`` bounds every contribution of a
-group — computed per query, since idf and avgdl change with every document.
+group (times the token's repeat count in the query) — computed per query, since idf and avgdl
+change with every document.
 
-Ranking is impact-ordered, group at a time (a block-max relative of MaxScore/NRA): the query's
-groups are visited in descending bound order; the ids of a group not seen before (a C-level set
-difference, narrowed by the filter) are scored *exactly* from the forward index (KW-1, KW-2) and
-seen. An unseen document's score is at most ``U`` = the sum over query tokens of the bound of
-that token's next unvisited group (0 once all are visited). As soon as k documents are scored and
-``U`` (with a relative margin far above every rounding involved) is below the k-th best exact
-score, no unseen document can enter the top k or tie with its k-th, so the walk stops. The scored
-documents are sorted by (bm25 desc, position asc) (KW-3). A query of common words scores only the
-documents of the high-impact groups (repeated words, short documents) plus those needed to fix the
-k-th score, not every posting.
+Ranking is group at a time, a block-max relative of MaxScore/NRA (KW-4). Each query token's
+groups are visited in descending bound order; an unseen document's score is at most ``U``, the
+sum over query tokens of the bound of that token's next unvisited group (0 once all are visited).
+The next group visited is the smallest one whose visit alone brings ``U`` below the k-th best
+score so far, else the one lowering ``U`` most per id. The ids of a group not seen before (a
+C-level set difference, narrowed by the filter) are scored *exactly* (KW-1, KW-2: per document
+its signature (length, tf of each query token) is read with C-level ``map`` calls, and each
+distinct signature is scored once with ``math.fsum``). As soon as k documents are scored and
+``U`` (with a 1e-9 relative margin, far above every rounding involved) is below the k-th best
+exact score, no unseen document can enter the top k or tie with its k-th, so the walk stops; the
+scored documents at or above the k-th score are sorted by (bm25 desc, position asc) (KW-3). A
+query of common words scores the documents of the high-impact groups (repeated words, short
+documents) and those needed to settle the k-th score, not every posting.
 
 Not thread-safe by itself; the session serialises mutations.
 """

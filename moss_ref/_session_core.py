@@ -33,6 +33,7 @@ from ._types import (
     QueryOptions,
     QueryResultDocumentInfo,
     SearchResult,
+    metadata_copy,
     stored_embedding,
 )
 
@@ -136,7 +137,7 @@ class SessionCore:
             if not plan:
                 return (0, 0)
             vectors = self._vectors_for(plan)
-            records = [Record(d.id, d.text, None if d.metadata is None else dict(d.metadata), d.payload) for d in plan]
+            records = [Record(d.id, d.text, metadata_copy(d), d.payload) for d in plan]
             self._corpus.put(records, vectors)
             return (added, updated)
 

@@ -65,6 +65,12 @@ def stored_embedding(doc: DocumentInfo) -> Optional[list[float]]:
     return doc._embedding
 
 
+def metadata_copy(doc: DocumentInfo) -> Optional[dict[str, str]]:
+    """One copy of the document's metadata (``doc.metadata`` copies on every read)."""
+    md = doc._metadata
+    return None if md is None else dict(md)
+
+
 class DocumentInfo:
     """A document: ``id``, ``text``, optional ``metadata`` (str -> str), ``embedding``, ``payload``.
 
