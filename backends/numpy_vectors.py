@@ -13,7 +13,7 @@ and a sort; the rows of an allowed *frozenset* are cached (keyed by the frozense
 Python caches; least recently used out; at most 32 entries and 4 rows per stored vector in all,
 i.e. 32 bytes per vector) until the next mutation, so a repeated filter costs a dict lookup.
 
-Ranking (VEC-3..VEC-6): ``M[rows] @ q`` in float32 scores the rows (only the allowed rows when a
+Ranking (VEC-3..VEC-6): ``einsum("ij,j->i", M[rows], q)`` in float32 scores the rows (only the allowed rows when a
 filter is given); a rigorous float32 error bound (one uniform bound, see ``_shortlist``) gives a
 shortlist that surely holds the k best; the shortlist is rescored exactly (float32 x float32
 products are exact in float64, summed with ``math.fsum``) and sorted by (s desc, id asc). The
@@ -243,7 +243,9 @@ class NumpyVectors:
         ql = q.tolist()
         q_norm = math.sqrt(math.fsum(map(mul, ql, ql)))
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = block @ q
+            # numpy's own single-threaded SIMD loop, not BLAS: on a busy machine OpenBLAS's threads
+            # spin against each other and a matrix-vector product takes 2-8x as long.
+            scores = np.einsum("ij,j->i", block, q)
         if np.isfinite(scores).all():
             top = float(np.partition(scores, m - k)[m - k])  # k-th largest score
             max_norm = self._max_norm

@@ -2,7 +2,8 @@
 
 Each contender is a worker process (``bench/vs_moss_worker.py``) driving the async public API with
 a custom model: the real ``moss`` SDK (its own interpreter, ``--moss-python``, offline through the
-kit's loopback stand-in), moss_ref with the ``numpy`` backends, and moss_ref pure Python (10k only).
+kit's loopback stand-in), moss_ref with the ``numpy`` vector and keyword backends, and (10k only)
+moss_ref with numpy vectors and the pure-Python keyword backend, and moss_ref pure Python.
 All see the same documents and queries. Queries are timed inside the worker around the API call
 and interleaved: every round asks each contender for the same query, in an order that rotates
 every round, so noise from the shared machine lands on all alike. Figures are medians; ratios are
@@ -182,11 +183,23 @@ def run_size(n: int, rounds: int, moss_python: str, scratch: Path, with_python: 
         real_env = {**base_env, **standin.environment(), "HOME": str(home)}
         contenders.append(Contender("real moss", moss_python, "moss", real_env))
         store = scratch / f"store-{n}"
-        numpy_env = {**base_env, "MOSS_REF_STORE": str(store / "numpy"), "MOSS_REF_VECTOR_BACKEND": "numpy"}
-        contenders.append(Contender("moss_ref numpy", sys.executable, "moss_ref", numpy_env))
+
+        def env(folder: str, vectors: str, keywords: str) -> dict[str, str]:
+            return {
+                **base_env,
+                "MOSS_REF_STORE": str(store / folder),
+                "MOSS_REF_VECTOR_BACKEND": vectors,
+                "MOSS_REF_KEYWORD_BACKEND": keywords,
+            }
+
+        contenders.append(Contender("moss_ref numpy", sys.executable, "moss_ref", env("numpy", "numpy", "numpy")))
         if with_python:
-            python_env = {**base_env, "MOSS_REF_STORE": str(store / "python"), "MOSS_REF_VECTOR_BACKEND": "python"}
-            contenders.append(Contender("moss_ref python", sys.executable, "moss_ref", python_env))
+            contenders.append(
+                Contender("moss_ref numpy+py-kw", sys.executable, "moss_ref", env("mixed", "numpy", "python"))
+            )
+            contenders.append(
+                Contender("moss_ref python", sys.executable, "moss_ref", env("python", "python", "python"))
+            )
         out: dict[str, Any] = {"n": n, "contenders": {c.name: c.hello for c in contenders}, "build": {}}
         for c in contenders:
             out["build"][c.name] = c.ask(cmd="build", data=str(folder), n=n)

@@ -25,17 +25,14 @@ The real SDK computes in float32, so documents whose float64 scores differ by le
 rounding may come in another order there; its transliteration of scripts beyond Latin, Greek and
 Cyrillic is only approximated (see the departures).
 
-Adding or removing a document updates postings, document frequencies and the total length in
-O(tokens of that document); a query touches only the postings of its terms.
+The scoring formula itself is in :mod:`moss_ref._keyword_rule` (KW-1..KW-3), the index in a
+keyword backend (``_keywords`` pure Python, ``moss_ref_backends.numpy_keywords``), which receives
+the term ids of :func:`term_ids`.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
 import re
-from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Set
 
 from ._fold import fold
 from ._stem import stem
@@ -101,88 +98,3 @@ _TERMS = _TermCache()
 def term_ids(text: str) -> list[int]:
     """The term ids of ``text`` in text order (stop words dropped): ``map(term_id, tokenize(text))``."""
     return [t for t in map(_TERMS.__getitem__, words(text)) if t != _NOT_A_TERM]
-
-
-class KeywordIndex:
-    """Inverted index with BM25 scoring; documents are keyed by id."""
-
-    __slots__ = ("_lengths", "_postings", "_terms", "_total_length")
-
-    def __init__(self) -> None:
-        self._postings: dict[int, dict[str, int]] = {}
-        self._lengths: dict[str, int] = {}
-        self._terms: dict[str, tuple[int, ...]] = {}  # distinct terms of each document
-        self._total_length = 0
-
-    def __len__(self) -> int:
-        return len(self._lengths)
-
-    def add(self, doc_id: str, text: str) -> None:
-        """Index ``text`` under ``doc_id``, replacing what was indexed for it before."""
-        if doc_id in self._lengths:
-            self.remove(doc_id)
-        tokens = term_ids(text)
-        self._lengths[doc_id] = len(tokens)
-        self._total_length += len(tokens)
-        counts = Counter(tokens)
-        self._terms[doc_id] = tuple(counts)
-        for token, tf in counts.items():
-            self._postings.setdefault(token, {})[doc_id] = tf
-
-    def remove(self, doc_id: str) -> None:
-        """Forget ``doc_id``; unknown ids are ignored."""
-        length = self._lengths.pop(doc_id, None)
-        if length is None:
-            return
-        self._total_length -= length
-        for token in self._terms.pop(doc_id):
-            posting = self._postings[token]
-            del posting[doc_id]
-            if not posting:
-                del self._postings[token]
-
-    def clear(self) -> None:
-        self._postings.clear()
-        self._lengths.clear()
-        self._terms.clear()
-        self._total_length = 0
-
-    def scores(self, query: str, allowed: Collection[str] | None = None) -> dict[str, float]:
-        """BM25 of every document (in ``allowed``, when given) containing a query token."""
-        n_docs = len(self._lengths)
-        if n_docs == 0:
-            return {}
-        avgdl = self._total_length / n_docs
-        lengths = self._lengths
-        k1_plus_1 = K1 + 1.0
-        one_minus_b = 1.0 - B
-        parts: dict[str, list[float]] = {}
-        for token in term_ids(query):
-            posting = self._postings.get(token)
-            if not posting:
-                continue
-            n_t = len(posting)
-            idf = math.log(1.0 + (n_docs - n_t + 0.5) / (n_t + 0.5))
-            if allowed is None:
-                items: Iterable[tuple[str, int]] = posting.items()
-            elif isinstance(allowed, Set) and len(allowed) < n_t:  # walk the shorter side (no repeats in a set)
-                items = [(d, posting[d]) for d in allowed if d in posting]
-            else:
-                items = [(d, tf) for d, tf in posting.items() if d in allowed]
-            for doc_id, tf in items:
-                norm = K1 * (one_minus_b + B * lengths[doc_id] / avgdl)
-                contribution = idf * tf * k1_plus_1 / (tf + norm)
-                found = parts.get(doc_id)
-                if found is None:
-                    parts[doc_id] = [contribution]
-                else:
-                    found.append(contribution)
-        return {doc_id: math.fsum(p) for doc_id, p in parts.items()}
-
-    def rank(
-        self, query: str, k: int, position: Mapping[str, int], allowed: Collection[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """The ``k`` best ``(id, bm25)`` by BM25 desc, then ``position[id]`` asc."""
-        if k <= 0:
-            return []
-        return heapq.nsmallest(k, self.scores(query, allowed).items(), key=lambda item: (-item[1], position[item[0]]))

@@ -2,9 +2,9 @@
 
 The client owns the choices a session does not make itself: which store stands in for the cloud
 (``store=`` keyword, else ``MOSS_REF_STORE``, else the per-user data directory), which embedder
-serves a built-in model and which vector backend stores vectors (``embedder=`` /
-``vector_backend=`` keywords, else ``MOSS_REF_EMBEDDER`` / ``MOSS_REF_VECTOR_BACKEND``, else
-``auto``).
+serves a built-in model, which vector backend stores vectors and which keyword backend ranks
+BM25 (``embedder=`` / ``vector_backend=`` / ``keyword_backend=`` keywords, else
+``MOSS_REF_EMBEDDER`` / ``MOSS_REF_VECTOR_BACKEND`` / ``MOSS_REF_KEYWORD_BACKEND``, else ``auto``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from ._loaded import LoadedIndexes
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
 from ._names import validate_index_name
 from ._protocols import Embedder
-from ._registry import create_embedder, create_vector_backend, resolve_embedder_name, resolve_vector_backend_name
+from ._registry import (
+    create_embedder,
+    create_keyword_backend,
+    create_vector_backend,
+    resolve_embedder_name,
+    resolve_keyword_backend_name,
+    resolve_vector_backend_name,
+)
 from ._session import SessionIndex
 from ._session_core import SessionCore
 from ._snapshot import contents_for, snapshot
@@ -86,6 +93,7 @@ class MossClient(CloudMixin, UnsupportedMixin):
         embedder: Optional[str] = None,
         vector_backend: Optional[str] = None,
         strict: Optional[bool] = None,
+        keyword_backend: Optional[str] = None,
     ) -> None:
         if not isinstance(project_id, str) or not isinstance(project_key, str):
             raise TypeError("MossClient(project_id, project_key): both must be str")
@@ -97,6 +105,7 @@ class MossClient(CloudMixin, UnsupportedMixin):
         self._store: Optional[Store] = None
         self._embedder_name = resolve_embedder_name(embedder)
         self._vector_backend_name = resolve_vector_backend_name(vector_backend)
+        self._keyword_backend_name = resolve_keyword_backend_name(keyword_backend)
         self._embedders: dict[str, Embedder] = {}
         self._sessions: set[SessionIndex] = set()
         self._loaded = LoadedIndexes()
@@ -137,6 +146,9 @@ class MossClient(CloudMixin, UnsupportedMixin):
 
     def _new_vector_backend(self) -> Any:
         return create_vector_backend(self._vector_backend_name)
+
+    def _new_keyword_backend(self) -> Any:
+        return create_keyword_backend(self._keyword_backend_name)
 
     def _session_dir(self, cache_path: Optional[str]) -> str:
         """S-35 default: ``<client cache_path>/sessions/<project>``, else env, else ~/.cache/moss.
@@ -205,6 +217,7 @@ class MossClient(CloudMixin, UnsupportedMixin):
             final_model,
             embedder=embedder,
             vector_backend_factory=self._new_vector_backend,
+            keyword_backend_factory=self._new_keyword_backend,
             strict=self.strict,
         )
         if stored is not None and stored.doc_count:

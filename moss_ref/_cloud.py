@@ -137,6 +137,8 @@ class CloudMixin:
 
         def _new_vector_backend(self) -> Any: ...
 
+        def _new_keyword_backend(self) -> Any: ...
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _record_job(self, store: Store, kind: str, name: str, doc_count: int, started: str) -> JobRecord:
@@ -146,7 +148,9 @@ class CloudMixin:
         return job
 
     def _core_of(self, stored: StoredIndex) -> SessionCore:
-        return build_core(stored, self._embedder_for(stored.model_id), self._new_vector_backend)
+        return build_core(
+            stored, self._embedder_for(stored.model_id), self._new_vector_backend, self._new_keyword_backend
+        )
 
     def _mutate(
         self, name: str, kind: str, prepare: Callable[[StoredIndex], tuple[Callable[[SessionCore], object], int]]
@@ -198,7 +202,11 @@ class CloudMixin:
         model = self._create_model(model_id, parsed)
         started = now_iso()
         core = SessionCore(
-            name, model, embedder=self._embedder_for(model), vector_backend_factory=self._new_vector_backend
+            name,
+            model,
+            embedder=self._embedder_for(model),
+            vector_backend_factory=self._new_vector_backend,
+            keyword_backend_factory=self._new_keyword_backend,
         )
         core.add_docs(parsed)  # every document rule, before any store traffic (CLD-1)
         store = self._authenticated_store()
@@ -261,7 +269,13 @@ class CloudMixin:
         stored = self._authenticated_store().read_index(self.project_id, name)
         if stored is None:
             raise _index_not_found(name)
-        core = SessionCore(name, stored.model_id, embedder=None, vector_backend_factory=self._new_vector_backend)
+        core = SessionCore(
+            name,
+            stored.model_id,
+            embedder=None,
+            vector_backend_factory=self._new_vector_backend,
+            keyword_backend_factory=self._new_keyword_backend,
+        )
         if stored.doc_count:  # no embedder: get_docs never embeds, so nothing is re-embedded
             core.replace_contents(stored.model_id, None, list(stored.records), stored.vectors, stored.dimension)
         return core.get_docs(options, vectors=True)  # C-10: a stored custom index's vectors come back

@@ -1,8 +1,9 @@
 """The searchable contents of one index: documents, their vectors and the keyword index.
 
 A :class:`Corpus` is shared by a live session and by a client-loaded index. It keeps four
-views in step — records by id, one float32 vector per id in a vector backend, the BM25 index,
-and an inverted metadata index field -> value -> ids — and changes them only through :meth:`put`
+views in step — records by id, one float32 vector per id in a vector backend, the tokens of
+each text in a keyword backend (BM25, tokenized here by ``_bm25.term_ids``), and an inverted
+metadata index field -> value -> ids — and changes them only through :meth:`put`
 and :meth:`remove`, which callers invoke after the whole batch has been validated (R-D-1), so
 the views can never disagree.
 
@@ -23,10 +24,11 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Final, Optional
 
-from ._bm25 import KeywordIndex
+from ._bm25 import term_ids
 from ._bulk import load_rows
 from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
-from ._protocols import VectorBackend
+from ._keywords import PythonKeywords
+from ._protocols import KeywordBackend, VectorBackend
 
 _CACHE_SIZE: Final = 32  # cached filter results at most, and at most 2 ids per document + 1024 in all
 _EMPTY: Final[frozenset[str]] = frozenset()
@@ -59,7 +61,9 @@ class Corpus:
         "vectors",
     )
 
-    def __init__(self, vectors: VectorBackend, dimension: Optional[int] = None) -> None:
+    def __init__(
+        self, vectors: VectorBackend, dimension: Optional[int] = None, keywords: Optional[KeywordBackend] = None
+    ) -> None:
         self.records: dict[str, Record] = {}
         #: Each id's place in the index: a counter value given at its first insertion, kept by an
         #: upsert, dropped by a delete (a re-added id goes last). Ties in every ranking order by it,
@@ -67,7 +71,7 @@ class Corpus:
         self.position: dict[str, int] = {}
         self._next_position = 0
         self.vectors = vectors
-        self.keywords = KeywordIndex()
+        self.keywords: KeywordBackend = PythonKeywords() if keywords is None else keywords
         #: Length of every stored vector. A built-in model fixes it up front; a custom index has
         #: None until its first vectors, and again whenever it becomes empty (S-20, CUS rules).
         self.dimension = dimension
@@ -84,7 +88,9 @@ class Corpus:
         """Insert or replace ``records`` with their vectors (already validated, one per record)."""
         if not records:
             return
-        self.vectors.put([r.id for r in records], vectors)
+        ids = [r.id for r in records]
+        self.vectors.put(ids, vectors)
+        self.keywords.put(ids, [term_ids(r.text) for r in records])
         self._changed()
         stored = self.records
         for record in records:
@@ -95,7 +101,6 @@ class Corpus:
             if old is None:
                 self.position[record.id] = self._next_position
                 self._next_position += 1
-            self.keywords.add(record.id, record.text)
             self._index(record)
         if self.dimension is None:
             self.dimension = len(vectors[0])
@@ -106,14 +111,15 @@ class Corpus:
         if not records:
             return
         assert dimension is not None
-        load_rows(self.vectors, [r.id for r in records], rows, dimension)
+        ids = [r.id for r in records]
+        load_rows(self.vectors, ids, rows, dimension)
+        self.keywords.put(ids, [term_ids(r.text) for r in records])  # an empty backend: its bulk load
         self._changed()
-        stored, keywords, position = self.records, self.keywords, self.position
+        stored, position = self.records, self.position
         for record in records:  # stored order is position order (see _snapshot): ties survive a resume
             stored[record.id] = record
             position[record.id] = self._next_position
             self._next_position += 1
-            keywords.add(record.id, record.text)
             self._index(record)
         if self.dimension is None:
             self.dimension = dimension
@@ -124,11 +130,11 @@ class Corpus:
         if not present:
             return 0
         self.vectors.remove(present)
+        self.keywords.remove(present)
         self._changed()
         for doc_id in present:
             self._unindex(self.records.pop(doc_id))
             del self.position[doc_id]
-            self.keywords.remove(doc_id)
         if not self.records and not self._fixed:
             self.dimension = None
         return len(present)

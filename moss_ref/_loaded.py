@@ -24,7 +24,7 @@ from typing import Optional
 
 from ._corpus import Corpus
 from ._errors import query_invalid
-from ._protocols import Embedder, VectorBackend
+from ._protocols import Embedder, KeywordBackend, VectorBackend
 from ._query import (
     RRF_K,
     Hit,
@@ -89,10 +89,19 @@ class LoadedIndexes:
 
 
 def build_core(
-    stored: StoredIndex, embedder: Optional[Embedder], backend_factory: Callable[[], VectorBackend]
+    stored: StoredIndex,
+    embedder: Optional[Embedder],
+    backend_factory: Callable[[], VectorBackend],
+    keyword_factory: Optional[Callable[[], KeywordBackend]] = None,
 ) -> SessionCore:
     """A core holding ``stored`` (re-embedded when another embedder made the vectors, R-M-3)."""
-    core = SessionCore(stored.name, stored.model_id, embedder=embedder, vector_backend_factory=backend_factory)
+    core = SessionCore(
+        stored.name,
+        stored.model_id,
+        embedder=embedder,
+        vector_backend_factory=backend_factory,
+        keyword_backend_factory=keyword_factory,
+    )
     if stored.doc_count:
         core.replace_contents(stored.model_id, embedder, *contents_for(stored, embedder))
     return core

@@ -1,4 +1,5 @@
-"""The plugin contracts: an embedder turns texts into vectors, a vector backend ranks vectors.
+"""The plugin contracts: an embedder turns texts into vectors, a vector backend ranks vectors,
+a keyword backend ranks documents by BM25.
 
 Both are small on purpose (httpx transports, tinydb storages). The core — not each plugin —
 validates what a plugin returns (chroma's lesson): an embedder's vectors are checked for length
@@ -10,13 +11,19 @@ rounded float64 value of the exact dot product ``sum(q32[i] * d[i])``. Each prod
 values is exact in float64, so ``math.fsum`` of the products gives that value on every backend and
 in every language. Backends may shortlist with a faster, inexact kernel but must return exact
 similarities and the exact order (s desc, id asc by code point).
+
+Exact keyword rule (KW-1, see :mod:`moss_ref._keyword_rule`): the BM25 contribution of one query
+token to one document is a float64 expression evaluated in one fixed order, and a document's
+score is ``math.fsum`` of its contributions (repeated query tokens repeated). Keyword backends
+may score candidates inexactly but must return exact scores and the order (bm25 desc, position
+asc), so every backend returns the same list bit for bit.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -97,6 +104,40 @@ class BulkVectors(Protocol):
 
     def load_rows(self, ids: Sequence[str], rows: array[float], dimension: int) -> None:
         """Fill an empty backend with ``len(ids)`` unique ids and their validated float32 rows."""
+
+
+@runtime_checkable
+class KeywordBackend(Protocol):
+    """Indexes the tokens of each document id and ranks documents by BM25 exactly (KW-1..KW-5).
+
+    The core tokenizes: a document or query arrives as its term ids (``moss_ref._bm25.term_ids``,
+    the 32-bit hash of each stem, as the real SDK keys its index), so a backend only counts them. The core
+    guarantees: ids are strings (``""`` included); ``position`` maps every indexed id to its place
+    in the index. ``put`` on an empty backend is the bulk load used by resume, ``load_index`` and
+    disk snapshots, so a backend should make a large batch cheap.
+    """
+
+    name: str
+
+    def __len__(self) -> int: ...
+
+    def put(self, ids: Sequence[str], tokens: Sequence[Sequence[int]]) -> None:
+        """Index or re-index the term ids of ``ids`` (one token list per id; the last wins for a repeat)."""
+
+    def remove(self, ids: Iterable[str]) -> None:
+        """Forget ``ids``; unknown ids are ignored."""
+
+    def clear(self) -> None:
+        """Forget every document."""
+
+    def rank(
+        self, query: Sequence[int], k: int, position: Mapping[str, int], allowed: Collection[str] | None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` best ``(id, bm25)`` among ``allowed`` (all when None) containing a query term.
+
+        Scores and order are those of :func:`moss_ref._keyword_rule.exact_rank` (bm25 desc, then
+        ``position[id]`` asc); ``query`` is the term-id list of the query text, repeats included.
+        """
 
 
 def exact_dot(query: Sequence[float], vector: Sequence[float]) -> float:

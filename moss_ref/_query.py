@@ -6,7 +6,8 @@ before any document is looked at; then :func:`run` ranks the corpus:
 * vector signal: ``s = dot(q32, d)`` with ``q32`` the float32-rounded unit query (exact, see
   ``_protocols``); order (s desc, position asc). The shown score is the cosine ``s / |d|``,
   clamped to [0, 1] and rounded to float32 — alpha and rank never change it;
-* keyword signal: BM25 (``_bm25``); order (bm25 desc, position asc);
+* keyword signal: BM25 (``_bm25`` tokenizes, ``_keyword_rule`` scores, a keyword backend ranks);
+  order (bm25 desc, position asc);
 * ``alpha`` is clamped to [0, 1]; ``alpha == 1`` ranks by the vector, ``alpha == 0`` by keywords
   with every score 0, anything in between fuses each signal's top ``2 * top_k`` by weighted
   Reciprocal Rank Fusion ``alpha/(30 + rank_v) + (1 - alpha)/(30 + rank_k)`` and orders by
@@ -27,6 +28,7 @@ from numbers import Real
 from operator import mul
 from typing import Final, Optional
 
+from ._bm25 import term_ids
 from ._corpus import Corpus
 from ._errors import InvalidArgumentError, query_invalid
 from ._filters import Filter, compile_filter
@@ -264,7 +266,9 @@ def rank_vectors(
 
 def rank_keywords(corpus: Corpus, text: str, k: int, allowed: Optional[Set[str]]) -> list[tuple[str, float]]:
     """The ``k`` best ``(id, bm25)`` by (bm25 desc, position asc) (QRY-3, QRY-6)."""
-    return corpus.keywords.rank(text, k, corpus.position, allowed)
+    if k <= 0:
+        return []
+    return corpus.keywords.rank(term_ids(text), k, corpus.position, allowed)
 
 
 def shown_score(corpus: Corpus, doc_id: str, similarity: float) -> float:

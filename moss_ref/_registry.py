@@ -8,13 +8,17 @@ Names are written into stored indexes (the embedder fingerprint), so they never 
                       minilm-numpy      moss_ref_backends.minilm.numpy_embedder:create
     vector backends   python            moss_ref._vectors:create                       (stdlib)
                       numpy             moss_ref_backends.numpy_vectors:create
+    keyword backends  python            moss_ref._keywords:create                      (stdlib)
+                      numpy             moss_ref_backends.numpy_keywords:create
 
 Built-ins are imported lazily, by their ``"module:attr"`` string. Third-party plugins are found
-through the entry-point groups ``moss_ref.embedders`` and ``moss_ref.vector_backends``; the
+through the entry-point groups ``moss_ref.embedders``, ``moss_ref.vector_backends`` and
+``moss_ref.keyword_backends``; the
 entry-point name is the backend name, and it cannot shadow a built-in name or ``auto``.
 
 A factory is ``create(model_id, **options) -> Embedder`` (embedders) or
-``create(**options) -> VectorBackend`` (vector backends). A plugin embedder factory declares
+``create(**options) -> VectorBackend`` (vector backends) or ``create(**options) -> KeywordBackend``
+(keyword backends). A plugin embedder factory declares
 the model ids it serves with an attribute ``model_ids`` (a collection of str); only declared
 plugins take part in ``auto`` (after the built-in real models, before ``hash-v1``).
 
@@ -23,7 +27,8 @@ plugins take part in ``auto`` (after the built-in real models, before ``hash-v1`
 model id in name order, else ``hash-v1``, with one :class:`EmbedderFallbackWarning` saying what
 was picked and how to get a real model.
 For ``moss-mediumlm`` / ``moss-litelm`` the chain is: declaring plugins, else ``hash-v1``.
-``auto`` vector backend: ``numpy`` when importable, else ``python`` (results are identical).
+``auto`` vector backend and ``auto`` keyword backend: ``numpy`` when importable, else ``python``
+(results are identical, KW-5).
 """
 
 from __future__ import annotations
@@ -37,20 +42,24 @@ from typing import Any, Final, cast
 
 from ._errors import INTERNAL, MODEL_UNAVAILABLE, MossError, invalid
 from ._models import CUSTOM, DEFAULT_MODEL_ID
-from ._protocols import Embedder, VectorBackend
+from ._protocols import Embedder, KeywordBackend, VectorBackend
 
 __all__ = [
     "AUTO",
     "EMBEDDER_ENV",
     "VECTOR_BACKEND_ENV",
+    "KEYWORD_BACKEND_ENV",
     "EmbedderFallbackWarning",
     "MissingExtraError",
     "embedder_names",
     "vector_backend_names",
+    "keyword_backend_names",
     "create_embedder",
     "create_vector_backend",
+    "create_keyword_backend",
     "resolve_embedder_name",
     "resolve_vector_backend_name",
+    "resolve_keyword_backend_name",
     "missing_extra",
 ]
 
@@ -59,6 +68,8 @@ EMBEDDER_ENV: Final = "MOSS_REF_EMBEDDER"
 VECTOR_BACKEND_ENV: Final = "MOSS_REF_VECTOR_BACKEND"
 EMBEDDER_GROUP: Final = "moss_ref.embedders"
 VECTOR_BACKEND_GROUP: Final = "moss_ref.vector_backends"
+KEYWORD_BACKEND_ENV: Final = "MOSS_REF_KEYWORD_BACKEND"
+KEYWORD_BACKEND_GROUP: Final = "moss_ref.keyword_backends"
 
 BUILTIN_EMBEDDERS: Final[dict[str, str]] = {
     "hash-v1": "moss_ref._hash_embedder:create",
@@ -69,6 +80,10 @@ BUILTIN_EMBEDDERS: Final[dict[str, str]] = {
 BUILTIN_VECTOR_BACKENDS: Final[dict[str, str]] = {
     "python": "moss_ref._vectors:create",
     "numpy": "moss_ref_backends.numpy_vectors:create",
+}
+BUILTIN_KEYWORD_BACKENDS: Final[dict[str, str]] = {
+    "python": "moss_ref._keywords:create",
+    "numpy": "moss_ref_backends.numpy_keywords:create",
 }
 #: The real models tried by ``auto`` before anything else, per model id (R-M-2).
 _REAL_EMBEDDERS: Final[dict[str, tuple[str, ...]]] = {
@@ -111,6 +126,11 @@ def embedder_names() -> list[str]:
 def vector_backend_names() -> list[str]:
     """Every vector backend name that can be asked for, ``auto`` excluded, sorted."""
     return sorted({*BUILTIN_VECTOR_BACKENDS, *_plugins(VECTOR_BACKEND_GROUP, BUILTIN_VECTOR_BACKENDS)})
+
+
+def keyword_backend_names() -> list[str]:
+    """Every keyword backend name that can be asked for, ``auto`` excluded, sorted."""
+    return sorted({*BUILTIN_KEYWORD_BACKENDS, *_plugins(KEYWORD_BACKEND_GROUP, BUILTIN_KEYWORD_BACKENDS)})
 
 
 def _load_target(target: str) -> Callable[..., Any]:
@@ -223,6 +243,23 @@ def create_vector_backend(name: str, **options: Any) -> VectorBackend:
     )
 
 
+# -- keyword backends -------------------------------------------------------------------------
+
+
+def create_keyword_backend(name: str, **options: Any) -> KeywordBackend:
+    """The keyword backend ``name``; ``auto`` is ``numpy`` when importable, else ``python`` (KW-5)."""
+    if name == AUTO:
+        try:
+            return cast(KeywordBackend, _load_target(BUILTIN_KEYWORD_BACKENDS["numpy"])(**options))
+        except Exception as exc:
+            if not _is_unavailable(exc):
+                raise
+        name = "python"
+    return cast(
+        KeywordBackend, _factory(name, "keyword backend", BUILTIN_KEYWORD_BACKENDS, KEYWORD_BACKEND_GROUP)(**options)
+    )
+
+
 # -- name resolution (never validates: MossClient's constructor checks nothing, C-1) --------
 
 
@@ -240,3 +277,8 @@ def resolve_embedder_name(explicit: str | None) -> str:
 def resolve_vector_backend_name(explicit: str | None) -> str:
     """``explicit``, else ``$MOSS_REF_VECTOR_BACKEND``, else ``"auto"``."""
     return _resolve(explicit, VECTOR_BACKEND_ENV)
+
+
+def resolve_keyword_backend_name(explicit: str | None) -> str:
+    """``explicit``, else ``$MOSS_REF_KEYWORD_BACKEND``, else ``"auto"``."""
+    return _resolve(explicit, KEYWORD_BACKEND_ENV)

@@ -23,7 +23,7 @@ from ._filters import compile_filter
 from ._grouping import collapse, group_documents, is_parent_grouping
 from ._models import CUSTOM
 from ._ordering import sort_records
-from ._protocols import Embedder, EmbedderFingerprint, VectorBackend
+from ._protocols import Embedder, EmbedderFingerprint, KeywordBackend, VectorBackend
 from ._query import Hit, plan_query, run
 from ._types import (
     DocumentInfo,
@@ -33,6 +33,8 @@ from ._types import (
     QueryOptions,
     QueryResultDocumentInfo,
     SearchResult,
+    metadata_copy,
+    stored_embedding,
 )
 
 CLOSED = "SessionIndex is closed"
@@ -49,6 +51,7 @@ class SessionCore:
         *,
         embedder: Optional[Embedder],
         vector_backend_factory: Callable[[], VectorBackend],
+        keyword_backend_factory: Optional[Callable[[], KeywordBackend]] = None,
         strict: bool = False,
     ) -> None:
         self._name = name
@@ -56,7 +59,8 @@ class SessionCore:
         self._model_id = model_id
         self._embedder = embedder
         self._new_backend = vector_backend_factory
-        self._corpus = Corpus(vector_backend_factory(), self._builtin_dimension())
+        self._new_keywords = keyword_backend_factory
+        self._corpus = self._new_corpus(self._builtin_dimension())
         self._lock = threading.RLock()
         self._closed = False
 
@@ -103,6 +107,10 @@ class SessionCore:
         if self._closed:
             raise InvalidArgumentError(CLOSED)
 
+    def _new_corpus(self, dimension: Optional[int]) -> Corpus:
+        keywords = None if self._new_keywords is None else self._new_keywords()
+        return Corpus(self._new_backend(), dimension, keywords)
+
     def _builtin_dimension(self) -> Optional[int]:
         return None if self._embedder is None else self._embedder.fingerprint.dimension
 
@@ -129,7 +137,7 @@ class SessionCore:
             if not plan:
                 return (0, 0)
             vectors = self._vectors_for(plan)
-            records = [Record(d.id, d.text, None if d.metadata is None else dict(d.metadata), d.payload) for d in plan]
+            records = [Record(d.id, d.text, metadata_copy(d), d.payload) for d in plan]
             self._corpus.put(records, vectors)
             return (added, updated)
 
@@ -146,7 +154,7 @@ class SessionCore:
                 raise invalid(f"docs[{i}]: document id must be a non-empty string (strict mode)")
         if not self.is_custom:
             return  # built-in sessions ignore carried embeddings (R-D-4)
-        missing = [d.id for d in docs if not d.embedding]  # type: ignore[attr-defined]
+        missing = [d.id for d in docs if not stored_embedding(d)]  # type: ignore[arg-type,attr-defined]
         if missing:
             raise ValueError(
                 f"Documents missing .embedding for custom model: {missing!r}. "
@@ -157,8 +165,11 @@ class SessionCore:
         """DOC-8: every custom vector finite (all checked first), then all of one dimension."""
         if not self.is_custom:
             return
-        vectors = [(doc.id, doc.embedding) for doc in docs if isinstance(doc, DocumentInfo) and doc.embedding]
+        found = [(doc.id, stored_embedding(doc)) for doc in docs if isinstance(doc, DocumentInfo)]
+        vectors = [(doc_id, vector) for doc_id, vector in found if vector]
         for doc_id, vector in vectors:
+            if math.isfinite(sum(vector)):
+                continue  # a finite sum proves every component finite (an inf or a NaN would carry over)
             for position, x in enumerate(vector):
                 if not math.isfinite(x):
                     shown = "NaN" if math.isnan(x) else ("inf" if x > 0 else "-inf")
@@ -195,7 +206,7 @@ class SessionCore:
 
     def _vectors_for(self, docs: Sequence[DocumentInfo]) -> list[Sequence[float]]:
         if self.is_custom:
-            return [d.embedding for d in docs]  # type: ignore[misc]
+            return [stored_embedding(d) for d in docs]  # type: ignore[misc]
         return self.embed_texts([d.text for d in docs])
 
     def embed_texts(self, texts: Sequence[str]) -> list[Sequence[float]]:
@@ -294,7 +305,7 @@ class SessionCore:
         """
         with self._lock:
             self.ensure_open()
-            corpus = Corpus(self._new_backend(), None if embedder is None else embedder.fingerprint.dimension)
+            corpus = self._new_corpus(None if embedder is None else embedder.fingerprint.dimension)
             corpus.load(records, rows, dimension)
             self._corpus = corpus
             self._model_id = model_id

@@ -60,6 +60,17 @@ def _to_float32_list(name: str, value: Iterable[Any]) -> list[float]:
         return [x if math.isnan(x) or abs(x) <= 3.4028234663852886e38 else math.copysign(math.inf, x) for x in out]
 
 
+def stored_embedding(doc: DocumentInfo) -> Optional[list[float]]:
+    """The document's float32 embedding values themselves, not a copy (the core reads, never writes)."""
+    return doc._embedding
+
+
+def metadata_copy(doc: DocumentInfo) -> Optional[dict[str, str]]:
+    """One copy of the document's metadata (``doc.metadata`` copies on every read)."""
+    md = doc._metadata
+    return None if md is None else dict(md)
+
+
 class DocumentInfo:
     """A document: ``id``, ``text``, optional ``metadata`` (str -> str), ``embedding``, ``payload``.
 

@@ -1,5 +1,5 @@
 """The public contract for plugin authors: everything needed to write an embedder, a vector
-backend or a store, in one import. See docs/extending.md.
+backend, a keyword backend or a store, in one import. See docs/extending.md.
 
     from moss_ref.plugins import Embedder, EmbedderFingerprint, VectorBackend, exact_dot, rank_key
 
@@ -17,12 +17,15 @@ from ._errors import (
     invalid,
     model_unavailable,
 )
-from ._protocols import Embedder, EmbedderFingerprint, VectorBackend, exact_dot, rank_key
+from ._keyword_rule import exact_rank, idf, length_norm, shortlist_floor, weight
+from ._protocols import Embedder, EmbedderFingerprint, KeywordBackend, VectorBackend, exact_dot, rank_key
 from ._registry import (
     EmbedderFallbackWarning,
     create_embedder,
+    create_keyword_backend,
     create_vector_backend,
     embedder_names,
+    keyword_backend_names,
     missing_extra,
     vector_backend_names,
 )
@@ -43,6 +46,7 @@ __all__ = [
     "IndexConflict",
     "IndexSummary",
     "InvalidArgumentError",
+    "KeywordBackend",
     "JobRecord",
     "MemoryStore",
     "MossError",
@@ -52,12 +56,19 @@ __all__ = [
     "StoredIndex",
     "VectorBackend",
     "create_embedder",
+    "create_keyword_backend",
     "create_vector_backend",
     "embedder_names",
     "exact_dot",
+    "exact_rank",
+    "idf",
+    "keyword_backend_names",
+    "length_norm",
     "invalid",
     "missing_extra",
     "model_unavailable",
     "rank_key",
+    "shortlist_floor",
+    "weight",
     "vector_backend_names",
 ]

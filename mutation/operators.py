@@ -52,6 +52,7 @@ DEFAULT_MODULES: tuple[str, ...] = (
     "_filters.py",
     "_query.py",
     "_bm25.py",
+    "_keyword_rule.py",
     "_ordering.py",
     "_grouping.py",
     "_corpus.py",

@@ -23,6 +23,7 @@ ORDER = [
     "hash_embedder.md",
     "minilm.md",
     "vectors.md",
+    "keywords.md",
     "registry.md",
     "stores.md",
     "service.md",

@@ -94,18 +94,26 @@ class ReferenceTarget:
     """Run protocol steps against ``moss_ref`` in this process.
 
     Options: ``vector_backend`` (``python``/``numpy``/``auto``; when not given, the client reads
-    ``MOSS_REF_VECTOR_BACKEND``, else auto), ``embedder`` (default ``hash-v1``, deterministic and
+    ``MOSS_REF_VECTOR_BACKEND``, else auto), ``keyword_backend`` (the same, with
+    ``MOSS_REF_KEYWORD_BACKEND``), ``embedder`` (default ``hash-v1``, deterministic and
     fast), ``store`` (``memory``, or ``directory``: a temporary ``DirectoryStore`` for the run).
     """
 
     language = "python"
 
-    def __init__(self, vector_backend: Optional[str] = None, embedder: str = "hash-v1", store: str = "memory") -> None:
+    def __init__(
+        self,
+        vector_backend: Optional[str] = None,
+        embedder: str = "hash-v1",
+        store: str = "memory",
+        keyword_backend: Optional[str] = None,
+    ) -> None:
         import moss_ref
         from moss_ref import _errors
 
         self._moss = moss_ref
         self.vector_backend = vector_backend  # None: the client reads MOSS_REF_VECTOR_BACKEND itself (R-V-1)
+        self.keyword_backend = keyword_backend  # None: the client reads MOSS_REF_KEYWORD_BACKEND itself
         self.embedder = embedder
         self._classes: dict[str, type] = {
             "InvalidArgumentError": _errors.InvalidArgumentError,
@@ -142,13 +150,14 @@ class ReferenceTarget:
 
     def hello(self) -> dict[str, Any]:
         backend = self.vector_backend or f"{os.environ.get('MOSS_REF_VECTOR_BACKEND') or 'auto'} (from the environment)"
+        keywords = self.keyword_backend or f"{os.environ.get('MOSS_REF_KEYWORD_BACKEND') or 'auto'} (from the env)"
         return {
             "protocol_version": PROTOCOL_VERSION,
             "implementation": {
                 "name": "moss_ref",
                 "version": self._moss.__version__,
                 "language": self.language,
-                "detail": f"sync core, vector_backend={backend}, embedder={self.embedder}",
+                "detail": f"sync core, vector_backend={backend}, keyword_backend={keywords}, embedder={self.embedder}",
             },
             "features": list(FEATURES),
             "error_kinds": True,
@@ -203,6 +212,8 @@ class ReferenceTarget:
             kwargs: dict[str, Any] = {"store": self.store, "embedder": self.embedder, "strict": self._strict}
             if self.vector_backend is not None:
                 kwargs["vector_backend"] = self.vector_backend
+            if self.keyword_backend is not None:
+                kwargs["keyword_backend"] = self.keyword_backend
             found = self._clients[credentials] = self._moss.MossClient(self.project_id, key, **kwargs)
         return found
 

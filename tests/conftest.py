@@ -35,12 +35,21 @@ if not os.environ.get("MOSS_REF_CACHE_DIR"):
     atexit.register(shutil.rmtree, _cache, True)
     os.environ["MOSS_REF_CACHE_DIR"] = _cache
 
-#: Every behavioural session test runs against every vector backend (tinydb's conftest pattern).
+#: Every behavioural session test runs against every vector backend x keyword backend combination
+#: (tinydb's conftest pattern; KW-5): ``vector_backend`` depends on ``keyword_backend``, which
+#: names the keyword backend in ``MOSS_REF_KEYWORD_BACKEND`` for the clients the test creates.
 VECTOR_BACKENDS = ["python", "numpy"]
+KEYWORD_BACKENDS = ["python", "numpy"]
+
+
+@pytest.fixture(params=KEYWORD_BACKENDS)
+def keyword_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("MOSS_REF_KEYWORD_BACKEND", str(request.param))
+    return str(request.param)
 
 
 @pytest.fixture(params=VECTOR_BACKENDS)
-def vector_backend(request: pytest.FixtureRequest) -> str:
+def vector_backend(request: pytest.FixtureRequest, keyword_backend: str) -> str:
     return str(request.param)
 
 

@@ -19,13 +19,21 @@ from moss_ref.stores.memory import MemoryStore
 STORE_KINDS = ["memory", "directory", "http"]
 
 
-def client(vector_backend: str = "python", embedder: str = "hash-v1", store: object | None = None) -> MossClient:
+def client(
+    vector_backend: str = "python",
+    embedder: str = "hash-v1",
+    store: object | None = None,
+    keyword_backend: str | None = None,
+) -> MossClient:
+    """A client on a memory store; ``keyword_backend`` None reads ``MOSS_REF_KEYWORD_BACKEND`` (set by the
+    ``keyword_backend`` fixture), else auto."""
     return MossClient(
         "proj",
         "key",
         store=store if store is not None else MemoryStore(),
         embedder=embedder,
         vector_backend=vector_backend,
+        keyword_backend=keyword_backend,
     )
 
 

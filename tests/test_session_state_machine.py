@@ -2,7 +2,7 @@
 
 After every step the session and the model must agree on counts and contents; every query must
 give the same ids in the same order, scores within 1e-6. Small integer vectors and a tiny vocabulary
-make ties, duplicates and upserts common. It runs once per vector backend.
+make ties, duplicates and upserts common. It runs once per vector backend x keyword backend.
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ FILTERS: list[tuple[Optional[dict[str, object]], Where]] = [
 ]
 
 
-def machine_for(vector_backend: str) -> type[RuleBasedStateMachine]:
+def machine_for(vector_backend: str, keyword_backend: str) -> type[RuleBasedStateMachine]:
     class SessionMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.session = client(vector_backend).session_sync("sm", "custom")
+            self.session = client(vector_backend, keyword_backend=keyword_backend).session_sync("sm", "custom")
             self.model: dict[str, model.Doc] = {}
 
         @rule(batch=st.lists(docs, max_size=5), upsert=st.sampled_from([None, True, False]))
@@ -132,9 +132,11 @@ def machine_for(vector_backend: str) -> type[RuleBasedStateMachine]:
             want = [(i, self.model[i].text, self.model[i].metadata, self.model[i].vector) for i in sorted(self.model)]
             assert got == want
 
-    SessionMachine.__name__ = f"SessionMachine_{vector_backend}"
+    SessionMachine.__name__ = f"SessionMachine_{vector_backend}_{keyword_backend}"
     return SessionMachine
 
 
-TestSessionMachinePython = machine_for("python").TestCase
-TestSessionMachineNumpy = machine_for("numpy").TestCase
+TestSessionMachinePython = machine_for("python", "python").TestCase
+TestSessionMachineNumpy = machine_for("numpy", "numpy").TestCase
+TestSessionMachinePythonVectorsNumpyKeywords = machine_for("python", "numpy").TestCase
+TestSessionMachineNumpyVectorsPythonKeywords = machine_for("numpy", "python").TestCase

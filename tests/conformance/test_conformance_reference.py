@@ -1,5 +1,6 @@
 """The reference passes every vector, in-process and through its own driver, on every vector
-backend (KIT-3), and through the async public API as well as the sync core."""
+backend x keyword backend combination (KIT-3, KW-5), and through the async public API as well as
+the sync core."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from moss_ref_conformance.targets import InProcess
 
 CASES = load_cases()
 BACKENDS = ["python", "numpy"]
+COMBINATIONS = [(v, k) for v in BACKENDS for k in BACKENDS]
 
 
 def _assert_all_pass(summary: object) -> None:
@@ -23,9 +25,9 @@ def _assert_all_pass(summary: object) -> None:
     assert summary.ok  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_reference_passes_every_vector_in_process(backend: str) -> None:
-    summary = run_cases(InProcess(ReferenceTarget(vector_backend=backend)), CASES)
+@pytest.mark.parametrize(("backend", "keywords"), COMBINATIONS)
+def test_reference_passes_every_vector_in_process(backend: str, keywords: str) -> None:
+    summary = run_cases(InProcess(ReferenceTarget(vector_backend=backend, keyword_backend=keywords)), CASES)
     assert len(summary.results) == len(CASES) >= 100
     _assert_all_pass(summary)
 

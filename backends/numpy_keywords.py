@@ -1,0 +1,263 @@
+"""The numpy keyword backend ``numpy``: postings in arrays, vectorized BM25, same results as ``python``.
+
+Storage: every document gets a *row* (rows are handed out in increasing order; an upsert takes a
+new row). Per token, its postings are two ``array('i')`` — rows (increasing) and term
+frequencies — that grow by appending and are read at query time as zero-copy numpy views. Per
+row: the document's length and an alive flag. Deleting only clears the flag (a tombstone);
+document frequencies are then counted over alive rows. When tombstones outnumber the live
+documents (and at least 1,024), every posting list is compacted and rows renumbered in order.
+
+Ranking (KW-1..KW-4): each query token's contributions are computed for all its postings with
+numpy float64 arithmetic, in exactly the order of the rule (``_keyword_rule``: the same bits as
+Python), multiplied by the token's repeat count and added into a score per row (``acc[rows] +=``;
+rows are unique within a token). That float sum is inexact (it is not ``fsum``), but within the
+relative bound of :func:`moss_ref._keyword_rule.shortlist_floor` of the exact score, so the rows
+scoring at least the floor of the k-th largest (``np.partition``) surely hold the top k and every
+document tied with its k-th. Only that shortlist is rescored exactly — ``math.fsum`` of the very
+contributions, repeats included — and sorted by (bm25 desc, position asc). Filters become a
+boolean row mask (cached for a repeated frozenset until the next change).
+
+Memory: 8 bytes per posting plus 5 per row (and the id -> row dict), about a tenth of the
+pure-Python index.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from moss_ref._bm25 import K1, B
+from moss_ref._errors import invalid
+from moss_ref._keyword_rule import K1_PLUS_1, ONE_MINUS_B, exact_rank, idf, shortlist_floor
+from moss_ref._protocols import KeywordBackend
+from moss_ref._registry import missing_extra
+
+try:
+    import numpy as np
+    import numpy.typing as npt
+except ImportError as exc:  # pragma: no cover - exercised only without numpy
+    raise missing_extra("numpy", "numpy") from exc
+
+__all__ = ["NumpyKeywords", "create"]
+
+_COMPACT_MIN = 1024
+_MASK_CACHE_SIZE = 8
+
+
+class NumpyKeywords:
+    """``KeywordBackend`` over per-token posting arrays; see the module docstring."""
+
+    name = "numpy"
+    compact_min = _COMPACT_MIN  # compaction needs at least this many tombstones ...
+    compact_ratio = 1.0  # ... and at least this many per live document
+
+    __slots__ = ("_alive", "_dead", "_ids", "_lengths", "_masks", "_norms", "_postings", "_rows", "_total_length")
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._ids: list[str | None] = []  # row -> id (None: a tombstone)
+        self._rows: dict[str, int] = {}  # id -> row
+        self._lengths = array("i")  # row -> token count
+        self._alive = bytearray()  # row -> 1 while the row's document is indexed
+        self._dead = 0
+        self._postings: dict[int, tuple[array[int], array[int]]] = {}  # token -> (rows, tfs)
+        self._total_length = 0
+        self._norms: Any = None  # per-row length norms for the current statistics (None: stale)
+        self._masks: dict[frozenset[str], Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"<NumpyKeywords n={len(self._rows)} tokens={len(self._postings)} tombstones={self._dead}>"
+
+    # -- mutation -----------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self._norms = None
+        self._masks.clear()
+
+    def put(self, ids: Sequence[str], tokens: Sequence[Sequence[int]]) -> None:
+        if len(ids) != len(tokens):
+            raise invalid(f"put() got {len(ids)} ids but {len(tokens)} token lists.")
+        if not ids:
+            return
+        self._changed()
+        row_of, order, lengths, alive, postings = self._rows, self._ids, self._lengths, self._alive, self._postings
+        total = 0
+        for doc_id, toks in zip(ids, tokens):
+            old = row_of.get(doc_id)
+            if old is not None:
+                self._kill(old)
+            r = row_of[doc_id] = len(order)
+            order.append(doc_id)
+            length = len(toks)
+            lengths.append(length)
+            alive.append(1)
+            total += length
+            for token, tf in Counter(toks).items():
+                posting = postings.get(token)
+                if posting is None:
+                    postings[token] = (array("i", (r,)), array("i", (tf,)))
+                else:
+                    posting[0].append(r)
+                    posting[1].append(tf)
+        self._total_length += total
+        self._maybe_compact()
+
+    def _kill(self, r: int) -> None:
+        doc_id = self._ids[r]
+        assert doc_id is not None
+        del self._rows[doc_id]
+        self._ids[r] = None
+        self._alive[r] = 0
+        self._total_length -= self._lengths[r]
+        self._dead += 1
+
+    def remove(self, ids: Iterable[str]) -> None:
+        row_of = self._rows
+        changed = False
+        for doc_id in ids:
+            r = row_of.get(doc_id)
+            if r is not None:
+                self._kill(r)
+                changed = True
+        if changed:
+            self._changed()
+            if not row_of:
+                self._reset()
+            else:
+                self._maybe_compact()
+
+    def _maybe_compact(self) -> None:
+        if not self._dead or self._dead < self.compact_min or self._dead < self.compact_ratio * len(self._rows):
+            return
+        alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool)
+        new_row = np.cumsum(alive, dtype=np.int64) - 1  # old row -> new row (for alive rows)
+        compacted: dict[int, tuple[array[int], array[int]]] = {}
+        for token, (rows, tfs) in self._postings.items():
+            r = np.frombuffer(rows, dtype=np.int32)
+            keep = alive[r]
+            if not keep.any():
+                continue
+            compacted[token] = (
+                array("i", new_row[r[keep]].astype(np.int32).tobytes()),
+                array("i", np.frombuffer(tfs, dtype=np.int32)[keep].tobytes()),
+            )
+            del r, keep
+        lengths = np.frombuffer(self._lengths, dtype=np.int32)[alive]
+        self._postings = compacted
+        self._lengths = array("i", lengths.astype(np.int32).tobytes())
+        del lengths
+        self._ids = [i for i in self._ids if i is not None]
+        self._rows = {doc_id: r for r, doc_id in enumerate(self._ids) if doc_id is not None}
+        self._alive = bytearray(b"\x01" * len(self._ids))
+        self._dead = 0
+
+    def clear(self) -> None:
+        self._reset()
+
+    # -- ranking ------------------------------------------------------------------------------
+
+    def _row_norms(self, avgdl: float) -> npt.NDArray[np.float64]:
+        """``length_norm`` of every row (KW-1 order: ``K1 * ((1 - B) + (B * length) / avgdl)``)."""
+        norms = self._norms
+        if norms is None:
+            lengths = np.frombuffer(self._lengths, dtype=np.int32).astype(np.float64)
+            norms = self._norms = K1 * (ONE_MINUS_B + B * lengths / avgdl)
+        return norms  # type: ignore[no-any-return]
+
+    def _mask(self, allowed: Collection[str]) -> npt.NDArray[np.bool_]:
+        key = allowed if type(allowed) is frozenset else None
+        if key is not None:
+            cached = self._masks.get(key)
+            if cached is not None:
+                return cached  # type: ignore[no-any-return]
+        row_of = self._rows
+        rows = np.fromiter((row_of[i] for i in allowed if i in row_of), dtype=np.intp)
+        mask = np.zeros(len(self._ids), dtype=bool)
+        mask[rows] = True
+        if key is not None:
+            if len(self._masks) >= _MASK_CACHE_SIZE:
+                self._masks.pop(next(iter(self._masks)), None)
+            self._masks[key] = mask
+        return mask
+
+    def rank(
+        self, query: Sequence[int], k: int, position: Mapping[str, int], allowed: Collection[str] | None
+    ) -> list[tuple[str, float]]:
+        n_docs = len(self._rows)
+        if k <= 0 or n_docs == 0:
+            return []
+        postings = self._postings
+        counts = Counter(t for t in query if t in postings)
+        if not counts:
+            return []
+        if self._total_length == 0:
+            return []  # no live document holds a token (tombstoned postings may remain)
+        avgdl = self._total_length / n_docs
+        norms = self._row_norms(avgdl)
+        n_rows = len(self._ids)
+        alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool) if self._dead else None  # a copy: no export
+        acc = np.zeros(n_rows, dtype=np.float64)
+        hit = np.zeros(n_rows, dtype=bool)
+        per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]] = []
+        for token, c in counts.items():
+            rows_arr, tfs_arr = postings[token]
+            rows = np.frombuffer(rows_arr, dtype=np.int32).copy()
+            tf = np.frombuffer(tfs_arr, dtype=np.int32).astype(np.float64)
+            if alive is not None:
+                live = alive[rows]
+                rows, tf = rows[live], tf[live]
+            df = rows.size
+            if df == 0:
+                continue
+            term_idf = idf(n_docs, df)
+            w = term_idf * tf * K1_PLUS_1 / (tf + norms[rows])  # KW-1, elementwise in rule order
+            acc[rows] += w if c == 1 else w * c
+            hit[rows] = True
+            per_term.append((rows, w, c))
+        if allowed is not None:
+            hit &= self._mask(allowed)
+        cands = np.flatnonzero(hit)
+        m = cands.size
+        if m == 0:
+            return []
+        if m > k:
+            scores = acc[cands]
+            kth = float(np.partition(scores, m - k)[m - k])
+            cands = cands[scores >= shortlist_floor(kth, sum(counts.values()))]
+        return exact_rank(self._exact(cands, per_term), k, position)
+
+    def _exact(
+        self, cands: npt.NDArray[np.intp], per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]]
+    ) -> list[tuple[str, float]]:
+        """``math.fsum`` of each candidate's contributions, repeats included (KW-2)."""
+        parts: list[list[float]] = [[] for _ in range(cands.size)]
+        for rows, w, c in per_term:
+            at = np.searchsorted(rows, cands)
+            at[at >= rows.size] = 0
+            found = rows[at] == cands
+            for j, value in zip(np.flatnonzero(found).tolist(), w[at[found]].tolist()):
+                if c == 1:
+                    parts[j].append(value)
+                else:
+                    parts[j].extend([value] * c)
+        ids = self._ids
+        return [(ids[r], math.fsum(p)) for r, p in zip(cands.tolist(), parts)]  # type: ignore[misc]
+
+
+def create(**options: Any) -> NumpyKeywords:
+    """Registry factory for ``numpy``. It takes no options."""
+    if options:
+        raise invalid(f"The numpy keyword backend takes no options; got {', '.join(sorted(options))}.")
+    return NumpyKeywords()
+
+
+if TYPE_CHECKING:  # static proof that the class satisfies the protocol (mypy --strict)
+    _protocol_check: KeywordBackend = NumpyKeywords()
