@@ -29,15 +29,52 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Set
+from dataclasses import dataclass
 
 K1 = 1.2
 B = 0.75
+_K1_PLUS_1 = K1 + 1.0
+_ONE_MINUS_B = 1.0 - B
 _TOKEN = re.compile(r"\w+")
+
+
+def inverse_document_frequency(n_docs: int, n_t: int) -> float:
+    """``idf(t) = ln(1 + (N - n_t + 0.5) / (n_t + 0.5))``."""
+    return math.log(1.0 + (n_docs - n_t + 0.5) / (n_t + 0.5))
+
+
+def term_weight(idf: float, tf: int, length: int, avgdl: float) -> float:
+    """One query token's BM25 contribution to one document: ``idf * tf * (k1 + 1) / (tf + norm)``.
+
+    ``norm = k1 * (1 - b + b * length / avgdl)`` is the length normalisation. The ranker and
+    :meth:`KeywordIndex.term_scores` (query explain) both call this, so they agree bit for bit.
+    """
+    return idf * tf * _K1_PLUS_1 / (tf + K1 * (_ONE_MINUS_B + B * length / avgdl))
 
 
 def tokenize(text: str) -> list[str]:
     """NFKC, casefold, then the ``\\w+`` runs (R-Q-2)."""
     return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+@dataclass(frozen=True)
+class TermScore:
+    """One query token's part of one document's BM25 (query explain, EXPL-3).
+
+    ``norm`` is the length normalisation ``k1 * (1 - b + b * doc_length / avgdl)``; a token the
+    document does not contain has ``tf == 0`` and contributes 0.
+    """
+
+    term: str
+    tf: int
+    df: int
+    idf: float
+    doc_length: int
+    avgdl: float
+    k1: float
+    b: float
+    norm: float
+    contribution: float
 
 
 class KeywordIndex:
@@ -91,15 +128,13 @@ class KeywordIndex:
             return {}
         avgdl = self._total_length / n_docs
         lengths = self._lengths
-        k1_plus_1 = K1 + 1.0
-        one_minus_b = 1.0 - B
         parts: dict[str, list[float]] = {}
         for token in tokenize(query):
             posting = self._postings.get(token)
             if not posting:
                 continue
             n_t = len(posting)
-            idf = math.log(1.0 + (n_docs - n_t + 0.5) / (n_t + 0.5))
+            idf = inverse_document_frequency(n_docs, n_t)
             if allowed is None:
                 items: Iterable[tuple[str, int]] = posting.items()
             elif isinstance(allowed, Set) and len(allowed) < n_t:  # walk the shorter side (no repeats in a set)
@@ -107,14 +142,34 @@ class KeywordIndex:
             else:
                 items = [(d, tf) for d, tf in posting.items() if d in allowed]
             for doc_id, tf in items:
-                norm = K1 * (one_minus_b + B * lengths[doc_id] / avgdl)
-                contribution = idf * tf * k1_plus_1 / (tf + norm)
+                contribution = term_weight(idf, tf, lengths[doc_id], avgdl)
                 found = parts.get(doc_id)
                 if found is None:
                     parts[doc_id] = [contribution]
                 else:
                     found.append(contribution)
         return {doc_id: math.fsum(p) for doc_id, p in parts.items()}
+
+    def term_scores(self, query: str, doc_id: str) -> list[TermScore]:
+        """Each query token's contribution to ``doc_id``'s BM25, repeats included (EXPL-3).
+
+        The same :func:`inverse_document_frequency` and :func:`term_weight` as :meth:`scores`, so
+        ``math.fsum`` of the contributions is the score the ranker used, exactly.
+        """
+        n_docs = len(self._lengths)
+        length = self._lengths.get(doc_id)
+        if n_docs == 0 or length is None:
+            return []
+        avgdl = self._total_length / n_docs
+        norm = K1 * (_ONE_MINUS_B + B * length / avgdl)
+        out: list[TermScore] = []
+        for token in tokenize(query):
+            posting = self._postings.get(token) or {}
+            tf = posting.get(doc_id, 0)
+            idf = inverse_document_frequency(n_docs, len(posting)) if posting else 0.0
+            contribution = term_weight(idf, tf, length, avgdl) if tf else 0.0
+            out.append(TermScore(token, tf, len(posting), idf, length, avgdl, K1, B, norm, contribution))
+        return out
 
     def rank(
         self, query: str, k: int, position: Mapping[str, int], allowed: Collection[str] | None = None
