@@ -91,7 +91,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except CliError as exc:
         print(f"{where}: {_one_line(exc)}", file=sys.stderr)
         return exc.status
-    except (MossError, FormatError, OSError, ValueError, TypeError) as exc:
+    except MossError as exc:
+        detail = _one_line(exc.detail or "")
+        message = _one_line(exc)
+        print(f"{where}: {message}{'' if detail in message else ' ' + detail}", file=sys.stderr)
+        return 1
+    except (FormatError, OSError, ValueError, TypeError) as exc:
         print(f"{where}: {_one_line(exc) or type(exc).__name__}", file=sys.stderr)
         return 1
     except Exception as exc:  # CLI-2: never a traceback
