@@ -161,7 +161,7 @@ class KeywordIndex:
         if n_docs == 0 or length is None:
             return []
         avgdl = self._total_length / n_docs
-        norm = K1 * (_ONE_MINUS_B + B * length / avgdl)
+        norm = K1 * (_ONE_MINUS_B + (B * length / avgdl if avgdl else 0.0))  # avgdl 0: every document empty
         out: list[TermScore] = []
         for token in tokenize(query):
             posting = self._postings.get(token) or {}
