@@ -172,7 +172,9 @@ def format_explanation(explanation: Explanation) -> str:
         if e.mode in (HYBRID, KEYWORD):
             rank = "not in the keyword list" if hit.keyword_rank is None else f"rank {hit.keyword_rank}"
             lines.append(f"    keyword: {rank}, BM25 {_g(hit.bm25, 9)}")
-            for t in hit.terms:
+            if not any(t.tf for t in hit.terms):
+                lines.append("      no query word occurs in it")
+            for t in (t for t in hit.terms if t.tf):
                 lines.append(
                     f"      {t.term!r}: tf {t.tf}, df {t.df}, idf {t.idf:.6g}, length {t.doc_length} "
                     f"(norm k1*(1-b+b*{t.doc_length}/{t.avgdl:.6g}) = {t.norm:.6g}) -> {t.contribution:.6g}"
