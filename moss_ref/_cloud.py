@@ -33,8 +33,9 @@ from ._errors import (
     not_found,
     request_invalid,
 )
+from ._explain import Explanation
 from ._jobs import JobHandle, job_not_found, job_response, wait_for_job
-from ._loaded import LoadedIndex, LoadedIndexes, build_core, query_loaded
+from ._loaded import LoadedIndex, LoadedIndexes, build_core, explain_loaded, query_loaded
 from ._models import CUSTOM, DEFAULT_MODEL_ID, resolve_model_id
 from ._names import validate_index_name
 from ._protocols import Embedder
@@ -445,6 +446,13 @@ class CloudMixin:
         validate_index_name(name)
         entry = self._loaded_entry(name)
         return query_loaded([(name, entry.core)], query, options, multi=False, strict=self._strict())
+
+    async def explain_query(self, name: str, query: str, options: Optional[QueryOptions] = None) -> Explanation:
+        """Why each result of ``query(name, query, options)`` ranked where it did (moss_ref extension, EXPL-1)."""
+        self._ensure_open()
+        validate_index_name(name)
+        entry = self._loaded_entry(name)
+        return explain_loaded((name, entry.core), query, options, strict=self._strict())
 
     def _strict(self) -> bool:
         return bool(getattr(self, "strict", False))

@@ -25,12 +25,24 @@ Only documents containing at least one query token are ranked.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
-from ._bm25 import K1, B
+from ._bm25 import K1, B, term_ids, tokenize
 
-__all__ = ["K1_PLUS_1", "ONE_MINUS_B", "exact_rank", "idf", "length_norm", "shortlist_floor", "weight"]
+__all__ = [
+    "K1_PLUS_1",
+    "ONE_MINUS_B",
+    "TermScore",
+    "TermStats",
+    "exact_rank",
+    "idf",
+    "length_norm",
+    "shortlist_floor",
+    "weight",
+]
 
 K1_PLUS_1: Final = K1 + 1.0
 ONE_MINUS_B: Final = 1.0 - B
@@ -71,3 +83,60 @@ def exact_rank(scores: Iterable[tuple[str, float]], k: int, position: Mapping[st
     ranked = sorted(scores, key=lambda item: (-item[1], position[item[0]]))
     del ranked[k:]
     return ranked
+
+
+@dataclass(frozen=True)
+class TermScore:
+    """One query term occurrence's part of one document's BM25 (query explain, EXPL-3).
+
+    ``term`` is the stem (``tokenize``'s output); ``norm`` the length normalisation
+    :func:`length_norm`; a term the document does not contain has ``tf == 0`` and contributes 0.
+    """
+
+    term: str
+    tf: int
+    df: int
+    idf: float
+    doc_length: int
+    avgdl: float
+    k1: float
+    b: float
+    norm: float
+    contribution: float
+
+
+class TermStats:
+    """N, document frequencies, lengths and avgdl of a corpus's texts, counted once (for explain).
+
+    Backend-independent: it tokenizes the stored texts itself with the core's tokenizer, so the
+    numbers are the ones every keyword backend ranks with (KW-1), whatever backend is in use.
+    """
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._tf: dict[str, Counter[int]] = {}
+        self._length: dict[str, int] = {}
+        df: Counter[int] = Counter()
+        for doc_id, text in texts.items():
+            terms = term_ids(text)
+            counts = Counter(terms)
+            self._tf[doc_id], self._length[doc_id] = counts, len(terms)
+            df.update(counts.keys())
+        self._df = df
+        self.n_docs = len(texts)
+        self.avgdl = sum(self._length.values()) / self.n_docs if self.n_docs else 0.0
+
+    def term_scores(self, query: str, doc_id: str) -> list[TermScore]:
+        """Each query term occurrence's contribution to ``doc_id``, repeats included (KW-2): their
+        ``math.fsum`` is exactly the score a keyword backend ranked ``doc_id`` with."""
+        length = self._length.get(doc_id)
+        if length is None:
+            return []
+        tfs = self._tf[doc_id]
+        norm = length_norm(length, self.avgdl) if self.avgdl else K1 * ONE_MINUS_B  # avgdl 0: every text empty
+        out = []
+        for stem, term in zip(tokenize(query), term_ids(query)):
+            tf, df = tfs.get(term, 0), self._df.get(term, 0)
+            term_idf = idf(self.n_docs, df) if df else 0.0
+            contribution = weight(term_idf, tf, norm) if tf else 0.0
+            out.append(TermScore(stem, tf, df, term_idf, length, self.avgdl, K1, B, norm, contribution))
+        return out

@@ -24,6 +24,7 @@ from typing import Optional
 
 from ._corpus import Corpus
 from ._errors import query_invalid
+from ._explain import Explanation, explain
 from ._protocols import Embedder, KeywordBackend, VectorBackend
 from ._query import (
     RRF_K,
@@ -42,7 +43,7 @@ from ._snapshot import contents_for
 from ._types import QueryOptions, QueryResultDocumentInfo, SearchResult
 from .stores.base import StoredIndex
 
-__all__ = ["LoadedIndex", "LoadedIndexes", "build_core", "query_loaded"]
+__all__ = ["LoadedIndex", "LoadedIndexes", "build_core", "explain_loaded", "query_loaded"]
 
 CANNOT_EMBED = "This index cannot embed text queries. Pass a query embedding, or use alpha 0 for keyword-only search."
 
@@ -119,6 +120,35 @@ def query_loaded(
     """C-15 (one entry, ``multi=False``) or C-17 (``multi=True``) over read-only cores."""
     started = time.perf_counter()
     first = entries[0][1]
+    plan = _plan(entries, text, options, multi=multi, strict=strict)
+
+    def embed(query: str) -> Sequence[float]:
+        return first.embed_texts([query])[0]
+
+    corpora = [core.corpus for _, core in entries]
+    if multi:
+        ranked = _run_multi(plan, corpora, embed)
+    else:
+        ranked = [(0, hit) for hit in run(plan, corpora[0], embed)]
+    docs = _results(ranked, [name for name, _ in entries], corpora, plan, multi)
+    elapsed = int((time.perf_counter() - started) * 1000)
+    return SearchResult(docs, plan.text, None if multi else entries[0][0], elapsed, first.model_id)
+
+
+def explain_loaded(
+    entry: _Entry, text: object, options: Optional[QueryOptions], *, strict: bool = False
+) -> Explanation:
+    """EXPL-1: ``MossClient.query`` on one loaded index (C-15), explained."""
+    core = entry[1]
+    plan = _plan([entry], text, options, multi=False, strict=strict)
+    return explain(plan, core.corpus, lambda query: core.embed_texts([query])[0])
+
+
+def _plan(
+    entries: Sequence[_Entry], text: object, options: Optional[QueryOptions], *, multi: bool, strict: bool
+) -> QueryPlan:
+    """The client's query plan (C-15, C-17): client options honoured, grouping dropped, QRY-2 everywhere."""
+    first = entries[0][1]
     custom = first.is_custom
     single_dimension = first.corpus.dimension if not multi else None
     plan = plan_query(
@@ -137,18 +167,7 @@ def query_loaded(
         for _, core in entries:
             if core.corpus.dimension is not None:
                 check_query_vector(plan.embedding, core.corpus.dimension, used=plan.needs_vector)
-
-    def embed(query: str) -> Sequence[float]:
-        return first.embed_texts([query])[0]
-
-    corpora = [core.corpus for _, core in entries]
-    if multi:
-        ranked = _run_multi(plan, corpora, embed)
-    else:
-        ranked = [(0, hit) for hit in run(plan, corpora[0], embed)]
-    docs = _results(ranked, [name for name, _ in entries], corpora, plan, multi)
-    elapsed = int((time.perf_counter() - started) * 1000)
-    return SearchResult(docs, plan.text, None if multi else entries[0][0], elapsed, first.model_id)
+    return plan
 
 
 def _without_grouping(options: Optional[QueryOptions]) -> Optional[QueryOptions]:

@@ -319,18 +319,27 @@ def run(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[f
     return scored(corpus, hits[:k])
 
 
+def fused_scores(
+    alpha: float, vector_list: Sequence[tuple[str, float]], keyword_list: Sequence[tuple[str, float]]
+) -> dict[str, float]:
+    """QRY-5: ``alpha/(RRF_K + rank_v) + (1 - alpha)/(RRF_K + rank_k)``, ranks from 1; a list a
+    document is missing from adds nothing. Used by ranking and by query explain (EXPL-4)."""
+    fused: dict[str, float] = {}
+    for rank, (doc_id, _) in enumerate(vector_list, start=1):
+        fused[doc_id] = alpha / (RRF_K + rank)
+    for rank, (doc_id, _) in enumerate(keyword_list, start=1):
+        fused[doc_id] = fused.get(doc_id, 0.0) + (1.0 - alpha) / (RRF_K + rank)
+    return fused
+
+
 def _fuse(
     plan: QueryPlan, corpus: Corpus, query_vector: list[float], allowed: Optional[Set[str]], depth: int
 ) -> list[Hit]:
     """Weighted RRF of the two candidate lists (QRY-5); order (fused desc, position asc) (QRY-6)."""
     vector_list = rank_vectors(corpus, query_vector, depth, allowed)
     keyword_list = rank_keywords(corpus, plan.text, depth, allowed)
-    fused: dict[str, float] = {}
+    fused = fused_scores(plan.alpha, vector_list, keyword_list)
     similarity = dict(vector_list)
-    for rank, (doc_id, _) in enumerate(vector_list, start=1):
-        fused[doc_id] = plan.alpha / (RRF_K + rank)
-    for rank, (doc_id, _) in enumerate(keyword_list, start=1):
-        fused[doc_id] = fused.get(doc_id, 0.0) + (1.0 - plan.alpha) / (RRF_K + rank)
     missing = [doc_id for doc_id, _ in keyword_list if doc_id not in similarity]
     if missing:
         similarity.update(corpus.vectors.similarities(query_vector, missing))

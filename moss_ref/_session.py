@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Optional, Protocol
 
+from ._explain import Explanation
 from ._session_core import SessionCore
 from ._types import (
     DocumentInfo,
@@ -81,6 +82,14 @@ class SessionIndex:
     async def query(self, query: str, options: Optional[QueryOptions] = None) -> SearchResult:
         """Hybrid search over the session (S-27..S-32)."""
         return self._core.query(query, options)
+
+    async def explain_query(self, query: str, options: Optional[QueryOptions] = None) -> Explanation:
+        """Why each result of ``query(query, options)`` ranked where it did (moss_ref extension, EXPL-1).
+
+        The same validation and ranking as :meth:`query`; returns an :class:`~._explain.Explanation`
+        whose hits are the query's results in the query's order, with the numbers ranking used.
+        """
+        return self._core.explain_query(query, options)
 
     async def push_index(self) -> PushIndexResult:
         """Publish the session to the store under its name (S-33, R-ST-5, R-ST-6)."""

@@ -19,6 +19,7 @@ from ._corpus import Corpus, Record
 from ._docs_input import to_document_infos
 from ._embedding import embed_checked
 from ._errors import InvalidArgumentError, NotADocumentError, internal, invalid, invalid_type, request_invalid
+from ._explain import Explanation, explain
 from ._filters import compile_filter
 from ._grouping import collapse, group_documents, is_parent_grouping
 from ._models import CUSTOM
@@ -274,6 +275,15 @@ class SessionCore:
             docs = self._results(hits, plan.group_by, plan.top_k, index_name)
             elapsed = int((time.perf_counter() - started) * 1000)
             return SearchResult(docs, plan.text, self._name, elapsed, None if self.is_custom else self._model_id)
+
+    def explain_query(self, query: object, options: Optional[QueryOptions] = None) -> Explanation:
+        """EXPL-1: the query as :meth:`query` plans and ranks it, explained (moss_ref extension)."""
+        with self._lock:
+            self.ensure_open()
+            plan = plan_query(
+                query, options, custom=self.is_custom, dimension=self._corpus.dimension, strict=self.strict
+            )
+            return explain(plan, self._corpus, lambda text: self.embed_texts([text])[0])
 
     def _results(
         self, hits: list[Hit], grouping: Optional[ParentGrouping], top_k: int, index_name: Optional[str]

@@ -27,6 +27,7 @@ ORDER = [
     "registry.md",
     "stores.md",
     "service.md",
+    "cli.md",
     "conformance.md",
     "departures.md",
     "results.md",

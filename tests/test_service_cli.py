@@ -78,7 +78,7 @@ def test_serve_with_first_use_and_a_warning_off_loopback(tmp_path: Path) -> None
 
 def test_the_command_registry_is_easy_to_extend(capsys: pytest.CaptureFixture[str]) -> None:
     """Later subcommands (index, query, ls, ...) are one Command each in moss_ref/cli/."""
-    assert [c.name for c in COMMANDS] == ["serve", "projects"]
+    assert [c.name for c in COMMANDS] == ["index", "query", "ls", "inspect", "export", "import", "serve", "projects"]
 
     def add(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("word")

@@ -50,4 +50,14 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND = Command("projects", "provision projects (moss-ref projects add ID) for moss-ref serve", _add_arguments, _run)
+COMMAND = Command(
+    "projects",
+    "provision projects (moss-ref projects add ID) for moss-ref serve",
+    _add_arguments,
+    _run,
+    epilog="""\
+examples:
+  moss-ref projects add my-app --store ./moss-data     # prints the generated key, once
+  moss-ref projects list --store ./moss-data
+""",
+)

@@ -81,4 +81,10 @@ COMMAND = Command(
     "run a local Moss service that the real moss SDK and moss_ref clients use offline",
     add_serve_arguments,
     _run,
+    epilog="""\
+examples:
+  moss-ref serve --store ./moss-data                  # http://127.0.0.1:7700, loopback only
+  moss-ref serve --store ./moss-data --port 0 --allow-first-use
+then: export MOSS_AUTH_URL=http://127.0.0.1:7700/auth MOSS_INDEX_URL=http://127.0.0.1:7700/index
+""",
 )

@@ -270,6 +270,20 @@ class DirectoryStore:
                     out.append(summary)
             return sorted(out, key=lambda s: s.name)
 
+    def index_directory(self, project_id: str, name: str) -> IndexDirectory:
+        """The directory holding every version of index ``name`` (``moss-ref inspect`` checks its files)."""
+        return self._index(project_id, name)
+
+    def index_directories(self, project_id: str) -> list[IndexDirectory]:
+        """Every index directory of the project, by directory name, unread (``moss-ref ls``)."""
+        folder = os.path.join(self._project_dir(project_id), "indexes")
+        try:
+            entries = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            return []
+        paths = [os.path.join(folder, entry) for entry in entries]
+        return [IndexDirectory(path, None) for path in paths if os.path.isdir(path)]
+
     # -- jobs (STO-7) ---------------------------------------------------------------------------
 
     def _job_path(self, project_id: str, job_id: str) -> Optional[str]:
