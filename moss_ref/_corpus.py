@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Collection, Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Final, Optional
 
@@ -55,6 +55,7 @@ class Corpus:
         "_next_position",
         "_unindexed",
         "dimension",
+        "keyword_position",
         "keywords",
         "position",
         "records",
@@ -69,6 +70,9 @@ class Corpus:
         #: upsert, dropped by a delete (a re-added id goes last). Ties in every ranking order by it,
         #: as in the real SDK (QRY-6); it orders ids exactly as ``records`` (a dict) does.
         self.position: dict[str, int] = {}
+        #: Where the keyword signal breaks ties (QRY-6): ``position``, except that an upsert whose
+        #: metadata has more fields than before moves the document to the end (observed: moss 1.21.0).
+        self.keyword_position: dict[str, int] = {}
         self._next_position = 0
         self.vectors = vectors
         self.keywords: KeywordBackend = PythonKeywords() if keywords is None else keywords
@@ -84,8 +88,15 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.records)
 
-    def put(self, records: Sequence[Record], vectors: Sequence[Sequence[float]]) -> None:
-        """Insert or replace ``records`` with their vectors (already validated, one per record)."""
+    def put(
+        self, records: Sequence[Record], vectors: Sequence[Sequence[float]], grown: Collection[str] = ()
+    ) -> None:
+        """Insert or replace ``records`` with their vectors (already validated, one per record).
+
+        New ids take the next positions in order. Then every id whose metadata gained fields — over
+        the stored document, or between two copies within the batch (``grown``) — moves to the end
+        of the keyword tie order, after the batch's new ids (QRY-6; observed: moss 1.21.0).
+        """
         if not records:
             return
         ids = [r.id for r in records]
@@ -93,15 +104,21 @@ class Corpus:
         self.keywords.put(ids, [term_ids(r.text) for r in records])
         self._changed()
         stored = self.records
+        moved = []
         for record in records:
             old = stored.get(record.id)
             if old is not None:
                 self._unindex(old)
             stored[record.id] = record
             if old is None:
-                self.position[record.id] = self._next_position
+                self.position[record.id] = self.keyword_position[record.id] = self._next_position
                 self._next_position += 1
+            if record.id in grown or (old is not None and len(record.metadata or ()) > len(old.metadata or ())):
+                moved.append(record.id)
             self._index(record)
+        for doc_id in moved:
+            self.keyword_position[doc_id] = self._next_position
+            self._next_position += 1
         if self.dimension is None:
             self.dimension = len(vectors[0])
 
@@ -115,10 +132,10 @@ class Corpus:
         load_rows(self.vectors, ids, rows, dimension)
         self.keywords.put(ids, [term_ids(r.text) for r in records])  # an empty backend: its bulk load
         self._changed()
-        stored, position = self.records, self.position
+        stored, position, keyword_position = self.records, self.position, self.keyword_position
         for record in records:  # stored order is position order (see _snapshot): ties survive a resume
             stored[record.id] = record
-            position[record.id] = self._next_position
+            position[record.id] = keyword_position[record.id] = self._next_position
             self._next_position += 1
             self._index(record)
         if self.dimension is None:
@@ -134,7 +151,7 @@ class Corpus:
         self._changed()
         for doc_id in present:
             self._unindex(self.records.pop(doc_id))
-            del self.position[doc_id]
+            del self.position[doc_id], self.keyword_position[doc_id]
         if not self.records and not self._fixed:
             self.dimension = None
         return len(present)

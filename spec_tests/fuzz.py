@@ -233,6 +233,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     order: str = "exact"  # how query results are compared: "exact", or "ties_as_sets"
     can_resume: bool = True  # whether the target can resume a pushed index
     builtin_models: bool = True  # whether the target can open built-in-model sessions (it may not offline)
+    empty_ids: bool = True  # whether an index holding the empty id can be pushed and resumed
 
     def __init__(self) -> None:
         super().__init__()
@@ -281,6 +282,8 @@ class DifferentialMachine(RuleBasedStateMachine):
             self.do("add_docs", {"docs": docs})
 
     def _add(self, docs: list[dict[str, Any]], upsert: Any) -> None:
+        if not self.empty_ids:
+            docs = [{**d, "id": "f"} if d.get("id") == "" else d for d in docs]
         args: dict[str, Any] = {"docs": docs}
         if upsert is not _ABSENT:
             args["upsert"] = upsert
@@ -451,6 +454,7 @@ def fuzz(
             "order": order,
             "can_resume": bool(getattr(inner, "can_resume", True)),
             "builtin_models": bool(getattr(inner, "builtin_models", True)),
+            "empty_ids": bool(getattr(inner, "empty_ids", True)),
         },
     )
     options: dict[str, Any] = {

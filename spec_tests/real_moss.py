@@ -128,6 +128,9 @@ class RealMossTarget(MossApiTarget):
 
     #: Built-in models need a model download, which cannot happen offline (MODEL_UNAVAILABLE).
     builtin_models = False
+    #: moss 1.21 pushes an index holding the empty id, but its decoder refuses that index when it
+    #: resumes it from moss-ref serve (DESERIALIZATION); what the cloud does is unknown.
+    empty_ids = False
 
     @property
     def can_resume(self) -> bool:

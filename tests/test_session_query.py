@@ -415,3 +415,26 @@ def test_query_group_by_is_validated_like_get_docs(grouping: object) -> None:
     opts.group_by = grouping  # type: ignore[assignment]
     with pytest.raises(InvalidArgumentError, match="group_by"):
         _x1("python").core.query("x", opts)
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_metadata_that_gains_fields_moves_the_keyword_tie(backend: str) -> None:
+    """QRY-6's keyword quirk (observed: moss 1.21.0): more metadata fields on upsert move a
+    document to the end of the keyword ties, across batches and within one; nothing else moves it."""
+    s = custom_session(backend)
+    same = [1.0, 0.0, 0.0]
+    s.core.add_docs([DocumentInfo(i, "cat sat", {"x": "1"}, same) for i in "abc"])
+    keyword = QueryOptions(embedding=same, alpha=0.0, top_k=3)
+    vector = QueryOptions(embedding=same, alpha=1.0, top_k=3)
+    s.core.add_docs([DocumentInfo("a", "cat sat", {"x": "2"}, same, "payload")])  # same field count
+    assert [d.id for d in s.core.query("cat", keyword).docs] == ["a", "b", "c"]
+    s.core.add_docs([DocumentInfo("a", "cat sat", {"x": "1", "y": "2"}, same)])  # one field more
+    assert [d.id for d in s.core.query("cat", keyword).docs] == ["b", "c", "a"]
+    assert [d.id for d in s.core.query("cat", vector).docs] == ["a", "b", "c"]
+    t = custom_session(backend, "in-batch")
+    t.core.add_docs(
+        [DocumentInfo("a", "cat", None, same), DocumentInfo("a", "cat", {"c": "r"}, same)]
+        + [DocumentInfo(i, "cat", None, same) for i in "bc"]
+    )
+    assert [d.id for d in t.core.query("cat", keyword).docs] == ["b", "c", "a"]
+    assert [d.id for d in t.core.query("cat", QueryOptions(embedding=same, top_k=1)).docs] == ["b"]
