@@ -88,7 +88,7 @@ def run(
     records = []
     for m, res in zip(mutants, results):
         rec = {k: v for k, v in asdict(m).items() if k not in ("start", "end", "replacement", "occurrence")}
-        rec = {"id": m.id, "description": m.description, **rec}
+        rec = {"id": m.id, "description": m.description, "key": m.key, **rec}
         rec.update(outcome=res.outcome, detail=res.detail, killed_by=res.killed_by, seconds=round(res.seconds, 2))
         records.append(rec)
     return {
@@ -145,7 +145,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     for m in _select(args):
-        print(f"{m.id}\t{m.description}")
+        print(f"{m.id}\t{m.description}" + (f"\t{m.key}" if args.keys else ""))
     return 0
 
 
@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list the mutants (id, description)")
     selection(p)
+    p.add_argument("--keys", action="store_true", help="also print each mutant's line-free key (for equivalent.json)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="print the diff of mutants")

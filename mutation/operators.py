@@ -50,6 +50,8 @@ from typing import Optional
 
 DEFAULT_MODULES: tuple[str, ...] = (
     "_filters.py",
+    "_filter_values.py",
+    "_geo.py",
     "_query.py",
     "_bm25.py",
     "_keyword_rule.py",

@@ -8,8 +8,10 @@
                         "test": "tests/test_x.py::test_y"}]
     }
 
-An entry applies to the mutant with that id *and* that description; an entry that matches no
-mutant of the report (the source moved or changed) is *stale* and listed at the top of the report.
+An entry applies to the mutant with that id *and* that description, or, when it also carries the
+mutant's line-free ``key`` (``mutation list --keys``), to the mutant with that key: so an entry
+follows its code when edits elsewhere move it to another line. An entry that matches no mutant of
+the report (the code changed) is *stale* and listed at the top of the report.
 A survivor marked ``equivalent`` becomes ``equivalent`` (left out of the kill rate); a survivor
 marked ``out_of_reach`` becomes ``out_of_reach`` (still in the kill rate's denominator: the vectors
 do not kill it, a pytest does). A killed mutant that is marked is flagged: the mark is wrong.
@@ -67,13 +69,25 @@ class Marks:
         ]
 
 
+def _entry_for(kind_marks: dict[str, dict[str, Any]], by_key: dict[str, dict[str, Any]], m: dict[str, Any]) -> Any:
+    """The entry marking mutant record ``m``: by id and description, else by line-free key."""
+    entry = kind_marks.get(m["id"])
+    if entry is not None and entry["description"] == m["description"]:
+        return entry
+    return by_key.get(m.get("key", ""))
+
+
 def resolve(mutants: list[dict[str, Any]], marks: Marks) -> tuple[list[dict[str, Any]], list[str]]:
     """Each mutant record with its final ``outcome`` (and ``note``); plus the problems with the marks."""
     problems = []
     by_id = {m["id"]: m for m in mutants}
+    keys = {m["key"] for m in mutants if "key" in m}
+    by_key = {
+        kind: {e["key"]: e for e in getattr(marks, kind).values() if "key" in e} for kind in ("equivalent", "out_of_reach")
+    }
     for kind, entry in marks.entries():
         found = by_id.get(entry["id"])
-        if found is None or found["description"] != entry["description"]:
+        if (found is None or found["description"] != entry["description"]) and entry.get("key") not in keys:
             problems.append(f"stale {kind} entry {entry['id']} ({entry['description']}): no such mutant in this report")
     out = []
     for m in mutants:
@@ -81,8 +95,8 @@ def resolve(mutants: list[dict[str, Any]], marks: Marks) -> tuple[list[dict[str,
         rec["raw_outcome"] = m["outcome"]
         note = ""
         for kind in ("equivalent", "out_of_reach"):
-            entry = getattr(marks, kind).get(m["id"])
-            if entry is None or entry["description"] != m["description"]:
+            entry = _entry_for(getattr(marks, kind), by_key[kind], m)
+            if entry is None:
                 continue
             if m["outcome"] == "survived":
                 rec["outcome"] = kind
