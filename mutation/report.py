@@ -83,7 +83,8 @@ def resolve(mutants: list[dict[str, Any]], marks: Marks) -> tuple[list[dict[str,
     by_id = {m["id"]: m for m in mutants}
     keys = {m["key"] for m in mutants if "key" in m}
     by_key = {
-        kind: {e["key"]: e for e in getattr(marks, kind).values() if "key" in e} for kind in ("equivalent", "out_of_reach")
+        kind: {e["key"]: e for e in getattr(marks, kind).values() if "key" in e}
+        for kind in ("equivalent", "out_of_reach")
     }
     for kind, entry in marks.entries():
         found = by_id.get(entry["id"])
