@@ -6,13 +6,15 @@ For each mutant:
    reported as ``invalid`` and counts nowhere);
 2. ``moss_ref/`` is copied (without ``__pycache__``) to ``<tmp>/pkg/moss_ref`` and the one file
    replaced;
-3. the vectors run in a subprocess, ``python -m moss_ref_conformance.cli run --option
-   vector_backend=python``, with ``PYTHONPATH=<tmp>/pkg`` and the working directory ``<tmp>/cwd``
-   (an empty folder: ``python -m`` puts the working directory first on ``sys.path``, so running
-   from the repository root would import the clean ``moss_ref`` instead). The kit itself
-   (``moss_ref_conformance``) comes from the installed checkout, and imports the mutated
-   ``moss_ref``. Any failed or errored case (exit status not 0) kills the mutant: ``killed_vectors``;
-   a run past the timeout is ``timeout`` and counts as killed;
+3. the vectors run in a subprocess, ``python -c JUDGE``: the kit's own ``run_case`` over every
+   shipped case against ``ReferenceTarget(vector_backend="python")`` (what ``moss-conformance run
+   --option vector_backend=python`` runs), stopping at the first case that fails, with
+   ``PYTHONPATH=<tmp>/pkg`` and the working directory ``<tmp>/cwd`` (an empty folder: ``python -c``
+   puts the working directory first on ``sys.path``, so running from the repository root would
+   import the clean ``moss_ref`` instead). The kit itself (``moss_ref_conformance``) comes from the
+   installed checkout, and imports the mutated ``moss_ref``. A failed or errored case (exit status
+   not 0) kills the mutant: ``killed_vectors``; a run past the timeout is ``timeout`` and counts as
+   killed;
 4. a survivor of the vectors goes to the differential fuzzer: ``moss-conformance fuzz --driver
    "env PYTHONPATH=<tmp>/pkg python -m moss_ref_conformance.driver ..."``. The fuzzing process
    has no such ``PYTHONPATH``: its in-process reference is the clean ``moss_ref``; only the
@@ -41,7 +43,7 @@ from .operators import Mutant
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "moss_ref"
 
-VECTOR_TIMEOUT = 120.0  # a clean run takes well under a second
+VECTOR_TIMEOUT = 60.0  # a clean run takes about a second (5 s on a machine busy with other work)
 FUZZ_TIMEOUT = 600.0
 
 #: Outcomes of one mutant run (``equivalent`` and ``out_of_reach`` are added by the report from
@@ -98,11 +100,33 @@ class Workspace:
         return env
 
 
+#: The vectors, stopping at the first failing case (a killed mutant needs no more); prints
+#: ``FAIL <case>: <message>`` lines and a last summary line like ``moss-conformance run``'s.
+JUDGE = """
+import sys
+from moss_ref_conformance.cases import load_cases
+from moss_ref_conformance.reference import ReferenceTarget
+from moss_ref_conformance.runner import run_case
+target = ReferenceTarget(vector_backend="python")
+info = target.hello()
+name = str(info.get("implementation", {}).get("name", ""))
+supported, kinds = set(info.get("features", [])), bool(info.get("error_kinds", False))
+cases = load_cases()
+for n, case in enumerate(cases, 1):
+    res = run_case(target, case, supported, kinds, name)
+    if res.outcome in ("fail", "error"):
+        print(f"{res.outcome.upper()} {case.name}: {res.message[:300]}")
+        print(f"moss-conformance (judge, {n} of {len(cases)} cases run): first failure {case.name} FAILED")
+        sys.exit(1)
+print(f"moss-conformance (judge, {len(cases)} of {len(cases)} cases run): none failed OK")
+"""
+
+
 def run_vectors(ws: Workspace, timeout: float = VECTOR_TIMEOUT, python: str = sys.executable) -> Result:
     """The conformance vectors against the workspace's ``moss_ref`` (see the module docstring)."""
     env = ws.store_env()
     env["PYTHONPATH"] = str(ws.pkg)
-    cmd = [python, "-m", "moss_ref_conformance.cli", "run", "--option", "vector_backend=python"]
+    cmd = [python, "-c", JUDGE]
     started = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=ws.cwd, env=env, capture_output=True, text=True, timeout=timeout)
