@@ -229,17 +229,22 @@ def create_embedder(name: str, model_id: str, **options: Any) -> Embedder:
 # -- vector backends --------------------------------------------------------------------------
 
 
-def create_vector_backend(name: str, **options: Any) -> VectorBackend:
-    """The vector backend ``name``; ``auto`` is ``numpy`` when importable, else ``python``."""
+def _create_backend(name: str, kind: str, builtins: dict[str, str], group: str, options: dict[str, Any]) -> Any:
+    """A backend of ``kind`` by name; ``auto`` is ``numpy`` when it imports, else ``python``."""
     if name == AUTO:
         try:
-            return cast(VectorBackend, _load_target(BUILTIN_VECTOR_BACKENDS["numpy"])(**options))
+            return _load_target(builtins["numpy"])(**options)
         except Exception as exc:
             if not _is_unavailable(exc):
                 raise
         name = "python"
+    return _factory(name, kind, builtins, group)(**options)
+
+
+def create_vector_backend(name: str, **options: Any) -> VectorBackend:
+    """The vector backend ``name``; ``auto`` is ``numpy`` when importable, else ``python``."""
     return cast(
-        VectorBackend, _factory(name, "vector backend", BUILTIN_VECTOR_BACKENDS, VECTOR_BACKEND_GROUP)(**options)
+        VectorBackend, _create_backend(name, "vector backend", BUILTIN_VECTOR_BACKENDS, VECTOR_BACKEND_GROUP, options)
     )
 
 
@@ -248,15 +253,9 @@ def create_vector_backend(name: str, **options: Any) -> VectorBackend:
 
 def create_keyword_backend(name: str, **options: Any) -> KeywordBackend:
     """The keyword backend ``name``; ``auto`` is ``numpy`` when importable, else ``python`` (KW-5)."""
-    if name == AUTO:
-        try:
-            return cast(KeywordBackend, _load_target(BUILTIN_KEYWORD_BACKENDS["numpy"])(**options))
-        except Exception as exc:
-            if not _is_unavailable(exc):
-                raise
-        name = "python"
     return cast(
-        KeywordBackend, _factory(name, "keyword backend", BUILTIN_KEYWORD_BACKENDS, KEYWORD_BACKEND_GROUP)(**options)
+        KeywordBackend,
+        _create_backend(name, "keyword backend", BUILTIN_KEYWORD_BACKENDS, KEYWORD_BACKEND_GROUP, options),
     )
 
 
