@@ -2,7 +2,7 @@
 
 A :class:`Corpus` is shared by a live session and by a client-loaded index. It keeps four
 views in step — records by id, one float32 vector per id in a vector backend, the tokens of
-each text in a keyword backend (BM25, tokenized here by ``_bm25.term_ids``), and an inverted
+each record's keyword document in a keyword backend (BM25: text and metadata, QRY-17), and an inverted
 metadata index field -> value -> ids — and changes them only through :meth:`put`
 and :meth:`remove`, which callers invoke after the whole batch has been validated (R-D-1), so
 the views can never disagree.
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Collection, Iterable, Sequence, Set
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Final, Optional
 
-from ._bm25 import term_ids
 from ._bulk import load_rows
 from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
+from ._keyword_rule import document_terms
 from ._keywords import PythonKeywords
 from ._protocols import KeywordBackend, VectorBackend
 
@@ -55,7 +55,6 @@ class Corpus:
         "_next_position",
         "_unindexed",
         "dimension",
-        "keyword_position",
         "keywords",
         "position",
         "records",
@@ -72,7 +71,6 @@ class Corpus:
         self.position: dict[str, int] = {}
         #: Where the keyword signal breaks ties (QRY-6): ``position``, except that an upsert whose
         #: metadata has more fields than before moves the document to the end (observed: moss 1.21.0).
-        self.keyword_position: dict[str, int] = {}
         self._next_position = 0
         self.vectors = vectors
         self.keywords: KeywordBackend = PythonKeywords() if keywords is None else keywords
@@ -88,37 +86,27 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.records)
 
-    def put(
-        self, records: Sequence[Record], vectors: Sequence[Sequence[float]], grown: Collection[str] = ()
-    ) -> None:
+    def put(self, records: Sequence[Record], vectors: Sequence[Sequence[float]]) -> None:
         """Insert or replace ``records`` with their vectors (already validated, one per record).
 
-        New ids take the next positions in order. Then every id whose metadata gained fields — over
-        the stored document, or between two copies within the batch (``grown``) — moves to the end
-        of the keyword tie order, after the batch's new ids (QRY-6; observed: moss 1.21.0).
+        New ids take the next positions in order; a replaced id keeps its position (QRY-6).
         """
         if not records:
             return
         ids = [r.id for r in records]
         self.vectors.put(ids, vectors)
-        self.keywords.put(ids, [term_ids(r.text) for r in records])
+        self.keywords.put(ids, [document_terms(r.text, r.metadata) for r in records])
         self._changed()
         stored = self.records
-        moved = []
         for record in records:
             old = stored.get(record.id)
             if old is not None:
                 self._unindex(old)
             stored[record.id] = record
             if old is None:
-                self.position[record.id] = self.keyword_position[record.id] = self._next_position
+                self.position[record.id] = self._next_position
                 self._next_position += 1
-            if record.id in grown or (old is not None and len(record.metadata or ()) > len(old.metadata or ())):
-                moved.append(record.id)
             self._index(record)
-        for doc_id in moved:
-            self.keyword_position[doc_id] = self._next_position
-            self._next_position += 1
         if self.dimension is None:
             self.dimension = len(vectors[0])
 
@@ -130,12 +118,12 @@ class Corpus:
         assert dimension is not None
         ids = [r.id for r in records]
         load_rows(self.vectors, ids, rows, dimension)
-        self.keywords.put(ids, [term_ids(r.text) for r in records])  # an empty backend: its bulk load
+        self.keywords.put(ids, [document_terms(r.text, r.metadata) for r in records])  # an empty backend: its bulk load
         self._changed()
-        stored, position, keyword_position = self.records, self.position, self.keyword_position
+        stored, position = self.records, self.position
         for record in records:  # stored order is position order (see _snapshot): ties survive a resume
             stored[record.id] = record
-            position[record.id] = keyword_position[record.id] = self._next_position
+            position[record.id] = self._next_position
             self._next_position += 1
             self._index(record)
         if self.dimension is None:
@@ -151,7 +139,7 @@ class Corpus:
         self._changed()
         for doc_id in present:
             self._unindex(self.records.pop(doc_id))
-            del self.position[doc_id], self.keyword_position[doc_id]
+            del self.position[doc_id]
         if not self.records and not self._fixed:
             self.dimension = None
         return len(present)

@@ -1,4 +1,4 @@
-"""The exact BM25 rule every keyword backend reproduces bit for bit (QRY-3, QRY-6, KW-1..KW-3).
+"""The exact BM25 rule every keyword backend reproduces bit for bit (QRY-3, QRY-6, QRY-17, KW-1..KW-3).
 
 KW-1 — one contribution, one float64 expression in one order. For a query token ``t`` found in a
 document of ``length`` tokens with term frequency ``tf`` (ints), in an index of ``n`` documents,
@@ -20,15 +20,20 @@ so it does not depend on summation order. Every contribution is > 0 (``idf > 0``
 
 KW-3 — order: (score desc, position asc), ``position`` being a document's place in the index.
 Only documents containing at least one query token are ranked.
+
+QRY-17 — the keyword document of a record is its text followed by each metadata key and its value,
+every one tokenized by the same tokenizer (:func:`document_terms`), so metadata words match
+queries, count in ``df`` and add to the document's length (observed: moss 1.21.0). The id and the
+payload are not part of it.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Optional
 
 from ._bm25 import K1, B, term_ids, tokenize
 
@@ -37,6 +42,7 @@ __all__ = [
     "ONE_MINUS_B",
     "TermScore",
     "TermStats",
+    "document_terms",
     "exact_rank",
     "idf",
     "length_norm",
@@ -85,6 +91,17 @@ def exact_rank(scores: Iterable[tuple[str, float]], k: int, position: Mapping[st
     return ranked
 
 
+
+def document_terms(text: str, metadata: Optional[Mapping[str, str]]) -> list[int]:
+    """QRY-17: the term ids of a record's keyword document — its text, then each metadata key and
+    value in the metadata's order (the order changes no score: BM25 counts a bag of terms)."""
+    terms = term_ids(text)
+    if metadata:
+        for key, value in metadata.items():
+            terms += term_ids(key)
+            terms += term_ids(value)
+    return terms
+
 @dataclass(frozen=True)
 class TermScore:
     """One query term occurrence's part of one document's BM25 (query explain, EXPL-3).
@@ -106,23 +123,23 @@ class TermScore:
 
 
 class TermStats:
-    """N, document frequencies, lengths and avgdl of a corpus's texts, counted once (for explain).
+    """N, document frequencies, lengths and avgdl of a corpus's keyword documents (for explain).
 
-    Backend-independent: it tokenizes the stored texts itself with the core's tokenizer, so the
-    numbers are the ones every keyword backend ranks with (KW-1), whatever backend is in use.
+    Backend-independent: it counts the term ids of each record's keyword document
+    (:func:`document_terms`, QRY-17), so the numbers are the ones every keyword backend ranks with
+    (KW-1), whatever backend is in use.
     """
 
-    def __init__(self, texts: Mapping[str, str]) -> None:
+    def __init__(self, documents: Mapping[str, Sequence[int]]) -> None:
         self._tf: dict[str, Counter[int]] = {}
         self._length: dict[str, int] = {}
         df: Counter[int] = Counter()
-        for doc_id, text in texts.items():
-            terms = term_ids(text)
+        for doc_id, terms in documents.items():
             counts = Counter(terms)
             self._tf[doc_id], self._length[doc_id] = counts, len(terms)
             df.update(counts.keys())
         self._df = df
-        self.n_docs = len(texts)
+        self.n_docs = len(documents)
         self.avgdl = sum(self._length.values()) / self.n_docs if self.n_docs else 0.0
 
     def term_scores(self, query: str, doc_id: str) -> list[TermScore]:

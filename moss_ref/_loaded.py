@@ -232,7 +232,7 @@ def _vector_pool(parts: Sequence[_Part], k: int) -> list[tuple[int, str, float]]
 def _keyword_pool(text: str, parts: Sequence[_Part], k: int) -> list[tuple[int, str, float]]:
     """The ``k`` best ``(index position, id, bm25)``, each index with its own statistics."""
     pool = [
-        (-b, pos, c.keyword_position[i], i, b)
+        (-b, pos, c.position[i], i, b)
         for pos, c, allowed, _ in parts
         for i, b in rank_keywords(c, text, k, allowed)
     ]

@@ -268,7 +268,7 @@ def rank_keywords(corpus: Corpus, text: str, k: int, allowed: Optional[Set[str]]
     """The ``k`` best ``(id, bm25)`` by (bm25 desc, position asc) (QRY-3, QRY-6)."""
     if k <= 0:
         return []
-    return corpus.keywords.rank(term_ids(text), k, corpus.keyword_position, allowed)
+    return corpus.keywords.rank(term_ids(text), k, corpus.position, allowed)
 
 
 def shown_score(corpus: Corpus, doc_id: str, similarity: float) -> float:

@@ -134,12 +134,12 @@ class SessionCore:
             self.ensure_open()
             self._check_vectors(parsed)
             upsert = _upsert_flag(options)
-            plan, added, updated, grown = self._plan_batch(parsed, upsert)
+            plan, added, updated = self._plan_batch(parsed, upsert)
             if not plan:
                 return (0, 0)
             vectors = self._vectors_for(plan)
             records = [Record(d.id, d.text, metadata_copy(d), d.payload) for d in plan]
-            self._corpus.put(records, vectors, grown)
+            self._corpus.put(records, vectors)
             return (added, updated)
 
     def _check_documents(self, docs: Sequence[object]) -> None:
@@ -187,16 +187,14 @@ class SessionCore:
 
     def _plan_batch(
         self, docs: Sequence[DocumentInfo], upsert: bool
-    ) -> tuple[list[DocumentInfo], int, int, set[str]]:
+    ) -> tuple[list[DocumentInfo], int, int]:
         """R-D-2/R-D-3: apply in order; count added/updated; the last applied copy of an id wins.
 
         An id keeps the place of its first copy in the batch, which is the position that orders
-        ties (QRY-6; observed: moss 1.21.0, batch a, b, a ranks a before b). Also returns the ids
-        whose metadata gained fields from one copy in the batch to a later one (keyword ties, QRY-6).
+        ties (QRY-6; observed: moss 1.21.0, batch a, b, a ranks a before b).
         """
         present = set(self._corpus.records)
         final: dict[str, DocumentInfo] = {}
-        grown: set[str] = set()
         added = updated = 0
         for doc in docs:
             if doc.id in present:
@@ -206,11 +204,8 @@ class SessionCore:
             else:
                 added += 1
                 present.add(doc.id)
-            earlier = final.get(doc.id)
-            if earlier is not None and len(doc.metadata or ()) > len(earlier.metadata or ()):
-                grown.add(doc.id)
             final[doc.id] = doc  # the last copy wins, in the place of the first
-        return list(final.values()), added, updated, grown
+        return list(final.values()), added, updated
 
     def _vectors_for(self, docs: Sequence[DocumentInfo]) -> list[Sequence[float]]:
         if self.is_custom:

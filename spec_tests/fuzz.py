@@ -234,7 +234,6 @@ class DifferentialMachine(RuleBasedStateMachine):
     can_resume: bool = True  # whether the target can resume a pushed index
     builtin_models: bool = True  # whether the target can open built-in-model sessions (it may not offline)
     empty_ids: bool = True  # whether an index holding the empty id can be pushed and resumed
-    batch_text_changes: bool = True  # whether a batch may give one id two different texts (see real_moss)
 
     def __init__(self) -> None:
         super().__init__()
@@ -285,9 +284,6 @@ class DifferentialMachine(RuleBasedStateMachine):
     def _add(self, docs: list[dict[str, Any]], upsert: Any) -> None:
         if not self.empty_ids:
             docs = [{**d, "id": "f"} if d.get("id") == "" else d for d in docs]
-        if not self.batch_text_changes:  # later copies of an id in this batch keep its first text
-            first: dict[Any, Any] = {}
-            docs = [{**d, "text": first.setdefault(d.get("id"), d.get("text"))} for d in docs]
         args: dict[str, Any] = {"docs": docs}
         if upsert is not _ABSENT:
             args["upsert"] = upsert
@@ -459,7 +455,6 @@ def fuzz(
             "can_resume": bool(getattr(inner, "can_resume", True)),
             "builtin_models": bool(getattr(inner, "builtin_models", True)),
             "empty_ids": bool(getattr(inner, "empty_ids", True)),
-            "batch_text_changes": bool(getattr(inner, "batch_text_changes", True)),
         },
     )
     options: dict[str, Any] = {

@@ -131,10 +131,6 @@ class RealMossTarget(MossApiTarget):
     #: moss 1.21 pushes an index holding the empty id, but its decoder refuses that index when it
     #: resumes it from moss-ref serve (DESERIALIZATION); what the cloud does is unknown.
     empty_ids = False
-    #: moss 1.21 keeps the keyword postings of an earlier copy when one batch gives an id two
-    #: different texts (the stale text still matches queries): a defect moss_ref does not copy
-    #: (departure 11), so the fuzzer gives later copies in a batch the first copy's text.
-    batch_text_changes = False
 
     @property
     def can_resume(self) -> bool:

@@ -33,9 +33,14 @@ def tokens(text: str) -> list[str]:
     return re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold())
 
 
+def keyword_document(d: Doc) -> list[str]:
+    """KW-4: the text, then every metadata key and value."""
+    return tokens(d.text) + [t for k, v in (d.metadata or {}).items() for t in tokens(k) + tokens(v)]
+
+
 def bm25_all(docs: Mapping[str, Doc], query: str) -> dict[str, float]:
     n_docs = len(docs)
-    toks = {i: tokens(d.text) for i, d in docs.items()}
+    toks = {i: keyword_document(d) for i, d in docs.items()}
     avgdl = sum(len(t) for t in toks.values()) / n_docs if n_docs else 0.0
     out: dict[str, list[float]] = {}
     for q in tokens(query):

@@ -136,3 +136,25 @@ def test_explain_names_the_tie_rule_and_each_term() -> None:
     assert third.keyword_rank is None and third.bm25 is None and third.vector_rank == 3
     text = format_explanation(explanation)
     assert "above #2 by position" in text and "'fox': tf 1, df 1" in text and "0.5/(30+1) + 0.5/(30+2)" in text
+
+
+def test_explain_counts_metadata_terms() -> None:
+    """QRY-17: explain counts metadata words in tf, df and length, as the ranker does."""
+
+    async def go() -> tuple[Explanation, dict[str, float], list[str]]:
+        client = MossClient("p", "k", store=MemoryStore(), vector_backend="python")
+        session = await client.session("idx", "custom")
+        await session.add_docs(
+            [
+                DocumentInfo("meta", "fox", {"colour": "red red"}, embedding=[1.0, 0.0]),  # 4 terms
+                DocumentInfo("text", "red fox", embedding=[1.0, 0.0]),  # 2 terms
+            ]
+        )
+        options = QueryOptions(embedding=[1.0, 0.0], alpha=0.0)
+        result = await session.query("red", options)
+        return await session.explain_query("red", options), ranked_bm25(session.core.corpus, "red"), [d.id for d in result.docs]
+
+    explanation, scores, ids = asyncio.run(go())
+    meta = next(h for h in explanation.hits if h.id == "meta")
+    assert [(t.tf, t.df, t.doc_length) for t in meta.terms] == [(2, 2, 4)] and explanation.avgdl == 3.0
+    check(explanation, ids, [h.score for h in explanation.hits], scores)
