@@ -110,6 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     population = _select(args)
     chosen = sample(population, args.sample, args.seed)
     command = "python -m mutation " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    if args.rejudge is not None:
+        return _rejudge(args, chosen, command)
     print(f"mutation: {len(chosen)} of {len(population)} mutants, fuzz examples {args.fuzz_examples}, "
           f"{args.workers} workers", flush=True)  # fmt: skip
     report = run(
@@ -129,6 +131,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("mark:", p)
     t = totals(records)
     print(f"mutation: wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in t.items()))
+    return 0
+
+
+def _rejudge(args: argparse.Namespace, population: Sequence[Mutant], command: str) -> int:
+    """``run --rejudge REPORT``: run the vectors as they are now on every mutant that REPORT has as
+    surviving them (``survived`` or ``killed_fuzz``); a mutant they now kill takes that verdict,
+    every other keeps its verdict from REPORT (the fuzzer's included). Writes the merged report to
+    ``--out``; its command lists both runs. For adding vectors without a full re-run."""
+    old = json.loads(args.rejudge.read_text(encoding="utf-8"))
+    again = {r["id"] for r in old["mutants"] if r["outcome"] in ("survived", "killed_fuzz")}
+    chosen = [m for m in population if m.id in again]
+    print(f"mutation: judging again {len(chosen)} survivors of {args.rejudge}", flush=True)
+    fresh = run(chosen, fuzz_examples=0, workers=args.workers, progress=not args.quiet)
+    by_id = {r["id"]: r for r in fresh["mutants"] if r["outcome"] in ("killed_vectors", "timeout")}  # type: ignore[union-attr]
+    old["mutants"] = [by_id.get(r["id"], r) for r in old["mutants"]]
+    old["command"] = f"{old['command']}\n{command}"
+    old["seconds"] = round(float(old.get("seconds", 0)) + float(fresh["seconds"]), 1)  # type: ignore[arg-type]
+    old["created"] = fresh["created"]
+    args.out.write_text(json.dumps(old, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    records, problems = resolve(old["mutants"], Marks.load(args.equivalent))
+    for p in problems:
+        print("mark:", p)
+    print(f"mutation: wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in totals(records).items()))
     return 0
 
 
@@ -187,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=REPORT_JSON)
     p.add_argument("--equivalent", type=Path, default=EQUIVALENT)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--rejudge", type=Path, metavar="REPORT",
+                   help="judge again only the mutants REPORT has surviving the vectors; merge into --out")  # fmt: skip
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render report.json as markdown")

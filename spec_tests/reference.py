@@ -58,15 +58,30 @@ def error_kind(exc: BaseException, classes: dict[str, type]) -> str:
 
 
 def decode_filter(value: Any) -> Any:
-    """A filter with every ``{"$float": ...}`` object turned into its float (DRV-5)."""
-    if isinstance(value, dict):
-        decoded = decode_float(value)
-        if decoded is not value:
-            return decoded
-        return {k: decode_filter(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode_filter(v) for v in value]
-    return value
+    """A filter with every ``{"$float": ...}`` object turned into its float (DRV-5).
+
+    Walks the filter with an explicit stack, so a filter nested deeper than Python's recursion
+    limit reaches the SDK as it is (FLT-26).
+    """
+    holder: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, holder, 0)]
+    while stack:
+        item, parent, key = stack.pop()
+        if isinstance(item, dict):
+            decoded = decode_float(item)
+            if decoded is not item:
+                parent[key] = decoded
+                continue
+            copy: dict[Any, Any] = dict.fromkeys(item)
+            parent[key] = copy
+            stack.extend((v, copy, k) for k, v in item.items())
+        elif isinstance(item, list):
+            items: list[Any] = [None] * len(item)
+            parent[key] = items
+            stack.extend((v, items, i) for i, v in enumerate(item))
+        else:
+            parent[key] = item
+    return holder[0]
 
 
 def _float_out(x: float) -> Any:
