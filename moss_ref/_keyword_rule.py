@@ -91,7 +91,6 @@ def exact_rank(scores: Iterable[tuple[str, float]], k: int, position: Mapping[st
     return ranked
 
 
-
 def document_terms(text: str, metadata: Optional[Mapping[str, str]]) -> list[int]:
     """QRY-17: the term ids of a record's keyword document — its text, then each metadata key and
     value in the metadata's order (the order changes no score: BM25 counts a bag of terms)."""
@@ -101,6 +100,7 @@ def document_terms(text: str, metadata: Optional[Mapping[str, str]]) -> list[int
             terms += term_ids(key)
             terms += term_ids(value)
     return terms
+
 
 @dataclass(frozen=True)
 class TermScore:

@@ -152,7 +152,11 @@ def test_explain_counts_metadata_terms() -> None:
         )
         options = QueryOptions(embedding=[1.0, 0.0], alpha=0.0)
         result = await session.query("red", options)
-        return await session.explain_query("red", options), ranked_bm25(session.core.corpus, "red"), [d.id for d in result.docs]
+        return (
+            await session.explain_query("red", options),
+            ranked_bm25(session.core.corpus, "red"),
+            [d.id for d in result.docs],
+        )
 
     explanation, scores, ids = asyncio.run(go())
     meta = next(h for h in explanation.hits if h.id == "meta")

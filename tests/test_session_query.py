@@ -431,7 +431,9 @@ def test_metadata_words_are_part_of_the_keyword_document(backend: str) -> None:
         return [d.id for d in s.core.query(query, keyword).docs]
 
     # a value and a key match; the id and the payload do not
-    assert ranked([DocumentInfo("b", "cherry", {"color": "red"}, same), DocumentInfo("a", "pie", None, same)], "red") == ["b"]
+    assert ranked(
+        [DocumentInfo("b", "cherry", {"color": "red"}, same), DocumentInfo("a", "pie", None, same)], "red"
+    ) == ["b"]
     assert ranked([DocumentInfo("b", "cherry", {"color": "x"}, same)], "color") == ["b"]
     assert ranked([DocumentInfo("zebra", "cherry", None, same, "zebra")], "zebra") == []
     # the keyword document "apple banana k v" ties with that text; one word more ranks it lower
