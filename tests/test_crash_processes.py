@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Optional
 
@@ -167,6 +169,54 @@ def kill(proc: subprocess.Popen[str]) -> tuple[str, str]:
     return out, err
 
 
+class Worker:
+    """A worker process whose output lines are read as they come, so a test can kill it at a
+    point of its own loop (after a ``start`` line) rather than after a wall-clock guess."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = spawn(*args)
+        self._lines: queue.Queue[Optional[str]] = queue.Queue()
+        self._out: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def wait_for(self, kind: str, timeout: float = 180.0) -> float:
+        """Block until the worker prints a ``kind`` line; its monotonic time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {kind!r} line from the worker in {timeout} s") from None
+            if line is None:
+                assert self.proc.stderr is not None
+                raise AssertionError(f"the worker exited before {kind!r}: {self.proc.stderr.read()}")
+            self._out.append(line)
+            if line.startswith(kind + " "):
+                return time.monotonic()
+
+    def kill(self) -> tuple[str, str]:
+        """SIGKILL it; (all its output, its stderr)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=60)
+        self._reader.join(timeout=60)
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self._out.append(line)
+        assert self.proc.stderr is not None
+        return "\n".join(self._out), self.proc.stderr.read()
+
+
 def progress(out: str) -> tuple[Optional[str], Optional[str]]:
     """(last completed label, label in flight) from a worker's output."""
     done: Optional[str] = None
@@ -191,10 +241,15 @@ def test_sigkill_during_push_always_leaves_one_whole_version(tmp_path: Any) -> N
     rng = random.Random(1234)
     last_done: Optional[str] = None
     kills_mid_push = 0
+    push_seconds = 0.0
     for round_no in range(14):
-        proc = spawn("push", root, "idx", "p", str(round_no * 1000), "2", "0")
-        time.sleep(0.35 + rng.random() * 0.9)
-        out, err = kill(proc)
+        worker = Worker("push", root, "idx", "p", str(round_no * 1000), "2", "0")
+        started = worker.wait_for("start")
+        if round_no == 0:  # calibrate: how long one push takes on this machine, now
+            push_seconds = worker.wait_for("done") - started
+        else:  # somewhere in the push, or just after it (in the next round's add_docs)
+            time.sleep(rng.random() * 1.25 * push_seconds)
+        out, err = worker.kill()
         assert "Traceback" not in err, err
         done, in_flight = progress(out)
         kills_mid_push += in_flight is not None
@@ -218,10 +273,15 @@ def test_sigkill_during_save_to_disk_leaves_a_loadable_snapshot(tmp_path: Any) -
     root, cache = str(tmp_path / "store"), str(tmp_path / "cache")
     rng = random.Random(99)
     last_done: Optional[str] = None
+    save_seconds = 0.0
     for round_no in range(6):
-        proc = spawn("save", root, cache, str(round_no * 1000))
-        time.sleep(0.35 + rng.random() * 0.6)
-        out, err = kill(proc)
+        worker = Worker("save", root, cache, str(round_no * 1000))
+        started = worker.wait_for("start")
+        if round_no == 0:  # calibrate: how long one save takes on this machine, now
+            save_seconds = worker.wait_for("done") - started
+        else:
+            time.sleep(rng.random() * 1.25 * save_seconds)
+        out, err = worker.kill()
         assert "Traceback" not in err, err
         done, in_flight = progress(out)
         last_done = done or last_done
