@@ -63,7 +63,23 @@ WORDS = (
     "",
     "date",
 )
-QUERY_TEXTS = ("the cat", "dog", "sat mat", "the", "apple banana", "", "  ", "zebra", "CAT!", "the dog sat on a mat")
+#: Some query words are metadata words ("red", "color", "p1"): metadata is part of the keyword document (QRY-17).
+QUERY_TEXTS = (
+    "the cat",
+    "dog",
+    "sat mat",
+    "the",
+    "apple banana",
+    "",
+    "  ",
+    "zebra",
+    "CAT!",
+    "the dog sat on a mat",
+    "red cat",
+    "blue",
+    "color",
+    "p1 dog",
+)
 COLORS = ("red", "blue")
 NUMBERS = ("1", "2", "10", "x", "-3", "2.5")
 PARENTS = ("p1", "p2")
