@@ -24,9 +24,7 @@ def embed_checked(embedder: Embedder, texts: Sequence[str]) -> list[Sequence[flo
     except Exception as exc:  # a plugin failure must not escape as a foreign exception (R-E-2)
         raise model_unavailable(f"embedder {name!r} failed: {exc!r}") from exc
     dimension = embedder.fingerprint.dimension
-    if len(vectors) != len(texts) or any(
-        len(v) != dimension or not all(math.isfinite(x) for x in v) for v in vectors
-    ):
+    if len(vectors) != len(texts) or any(len(v) != dimension or not all(math.isfinite(x) for x in v) for v in vectors):
         raise internal(
             f"embedder {name!r} returned malformed vectors (expected {len(texts)} finite vectors of length {dimension})"
         )

@@ -7,8 +7,8 @@ scores of :func:`._query.fused_scores`, and each query term's BM25 part from
 :class:`._keyword_rule.TermStats`, built on the exact rule every keyword backend reproduces
 (:func:`._keyword_rule.idf`, :func:`~._keyword_rule.length_norm`, :func:`~._keyword_rule.weight`).
 
-Per result: the vector rank and exact similarity ``s`` (the dot product with the float32 unit
-query, the value the vector order uses; the shown ``score`` is the cosine), the keyword rank and
+Per result: the vector rank and similarity ``s`` (the dot product with the float32 unit
+query rounded to float32, the value the vector order uses; the shown ``score`` is the cosine), the keyword rank and
 BM25 with every query token's tf, df, idf and length normalisation, the fused score and its two
 parts, and which key put it ahead of the next result: the fused score (or similarity, or BM25
 when one signal ranks alone), or — on a tie of that key — its position in the index (QRY-6).

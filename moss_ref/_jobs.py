@@ -28,6 +28,7 @@ class JobSource(Protocol):
         self, job_id: str, *, poll_interval_seconds: float = 2.0, timeout_seconds: float = 1800.0
     ) -> JobStatusResponse: ...
 
+
 _PROGRESS = {"pending_upload": 0.0, "uploading": 10.0, "building": 50.0, "completed": 100.0, "failed": 0.0}
 _PHASE = {"pending_upload": JobPhase.QUEUED, "uploading": JobPhase.UPLOADING, "building": JobPhase.BUILDING_INDEX}
 

@@ -36,6 +36,7 @@ from ._query import (
     rank_vectors,
     run,
     scored,
+    similarities32,
     unit_float32,
 )
 from ._session_core import SessionCore
@@ -232,9 +233,7 @@ def _vector_pool(parts: Sequence[_Part], k: int) -> list[tuple[int, str, float]]
 def _keyword_pool(text: str, parts: Sequence[_Part], k: int) -> list[tuple[int, str, float]]:
     """The ``k`` best ``(index position, id, bm25)``, each index with its own statistics."""
     pool = [
-        (-b, pos, c.position[i], i, b)
-        for pos, c, allowed, _ in parts
-        for i, b in rank_keywords(c, text, k, allowed)
+        (-b, pos, c.position[i], i, b) for pos, c, allowed, _ in parts for i, b in rank_keywords(c, text, k, allowed)
     ]
     return [(pos, i, b) for _, pos, _, i, b in sorted(pool)[:k]]
 
@@ -252,7 +251,7 @@ def _fuse_multi(plan: QueryPlan, parts: Sequence[_Part], depth: int) -> list[_Ra
     for key in fused:
         if key not in similarity:
             corpus, qv = by_pos[key[0]]
-            similarity[key] = corpus.vectors.similarities(qv or [], [key[1]])[key[1]]
+            similarity[key] = similarities32(corpus, qv or [], [key[1]])[key[1]]
     order = sorted(fused, key=lambda key: (-fused[key], key[0], by_pos[key[0]][0].position[key[1]]))
     return [(pos, Hit(doc_id, similarity[(pos, doc_id)])) for pos, doc_id in order]
 

@@ -245,23 +245,32 @@ def plan_query(
 def rank_vectors(
     corpus: Corpus, query_vector: list[float], k: int, allowed: Optional[Set[str]]
 ) -> list[tuple[str, float]]:
-    """The ``k`` best ``(id, s)`` by (s desc, position asc) (QRY-6).
+    """The ``k`` best ``(id, s)`` by (s desc, position asc), ``s`` rounded to float32 (QRY-1, QRY-6).
 
-    Backends order ties by id; to order them by position, ask for one more row than needed and,
-    while the extra row still ties with the k-th, for twice as many, so every document tied with
-    the k-th is seen before the cut.
+    Backends rank by the exact similarity and order ties by id. Rounding is monotone, so the
+    float32 values come in the same order, with new ties among documents whose exact values
+    differ by less than float32 resolution. To order every tie by position, ask for one more row
+    than needed and, while the extra row still ties with the k-th, for twice as many, so every
+    document tied with the k-th is seen before the cut.
     """
     if k <= 0:
         return []
     want = k + 1
     while True:
         got = corpus.vectors.rank(query_vector, want, allowed)
-        if len(got) < want or got[-1][1] < got[k - 1][1]:
+        rounded = array("f", [s for _, s in got]).tolist()
+        if len(got) < want or rounded[-1] < rounded[k - 1]:
             break
         want *= 2
     position = corpus.position
-    got.sort(key=lambda item: (-item[1], position[item[0]]))
-    return got[:k]
+    ranked = sorted(zip((i for i, _ in got), rounded), key=lambda item: (-item[1], position[item[0]]))
+    return ranked[:k]
+
+
+def similarities32(corpus: Corpus, query_vector: list[float], ids: Sequence[str]) -> dict[str, float]:
+    """QRY-1: the similarity of each of ``ids``, rounded to float32 as :func:`rank_vectors` does."""
+    exact = corpus.vectors.similarities(query_vector, ids)
+    return dict(zip(exact, array("f", exact.values()).tolist()))
 
 
 def rank_keywords(corpus: Corpus, text: str, k: int, allowed: Optional[Set[str]]) -> list[tuple[str, float]]:
@@ -342,7 +351,7 @@ def _fuse(
     similarity = dict(vector_list)
     missing = [doc_id for doc_id, _ in keyword_list if doc_id not in similarity]
     if missing:
-        similarity.update(corpus.vectors.similarities(query_vector, missing))
+        similarity.update(similarities32(corpus, query_vector, missing))
     position = corpus.position
     order = sorted(fused, key=lambda doc_id: (-fused[doc_id], position[doc_id]))
     return [Hit(doc_id, similarity[doc_id]) for doc_id in order]

@@ -185,9 +185,7 @@ class SessionCore:
             elif len(vector) != dimension:
                 raise request_invalid(f"Invalid embedding length: expected {dimension} but received {len(vector)}.")
 
-    def _plan_batch(
-        self, docs: Sequence[DocumentInfo], upsert: bool
-    ) -> tuple[list[DocumentInfo], int, int]:
+    def _plan_batch(self, docs: Sequence[DocumentInfo], upsert: bool) -> tuple[list[DocumentInfo], int, int]:
         """R-D-2/R-D-3: apply in order; count added/updated; the last applied copy of an id wins.
 
         An id keeps the place of its first copy in the batch, which is the position that orders

@@ -26,16 +26,31 @@ INDEX = "moss-ref-demo"
 PROJECT, KEY = "moss-ref-demo-project", "moss-ref-demo-key"
 
 DOCS = [
-    DocumentInfo("refund-policy", "Refunds are issued to the original card within five business days.",
-                 {"topic": "billing", "priority": "2"}),
-    DocumentInfo("invoice-copy", "You can download a copy of any invoice from the billing page.",
-                 {"topic": "billing", "priority": "5"}),
-    DocumentInfo("reset-password", "Reset your password from the sign-in page with the 'forgot password' link.",
-                 {"topic": "account", "priority": "1"}),
-    DocumentInfo("delete-account", "Deleting your account removes all data after a 30-day grace period.",
-                 {"topic": "account", "priority": "3"}),
-    DocumentInfo("tomatoes", "Prune tomato plants by pinching out the suckers between stem and branch.",
-                 {"topic": "garden", "priority": "9"}),
+    DocumentInfo(
+        "refund-policy",
+        "Refunds are issued to the original card within five business days.",
+        {"topic": "billing", "priority": "2"},
+    ),
+    DocumentInfo(
+        "invoice-copy",
+        "You can download a copy of any invoice from the billing page.",
+        {"topic": "billing", "priority": "5"},
+    ),
+    DocumentInfo(
+        "reset-password",
+        "Reset your password from the sign-in page with the 'forgot password' link.",
+        {"topic": "account", "priority": "1"},
+    ),
+    DocumentInfo(
+        "delete-account",
+        "Deleting your account removes all data after a 30-day grace period.",
+        {"topic": "account", "priority": "3"},
+    ),
+    DocumentInfo(
+        "tomatoes",
+        "Prune tomato plants by pinching out the suckers between stem and branch.",
+        {"topic": "garden", "priority": "9"},
+    ),
 ]
 BILLING = {"field": "topic", "condition": {"$eq": "billing"}}
 
@@ -52,10 +67,14 @@ async def first_process() -> str:
         session = await client.session(INDEX, auto_load_on_init=False)  # start fresh on every run
         added, updated = await session.add_docs(DOCS)
         print(f"[process 1] add_docs -> added={added} updated={updated}; model_id={session.model_id}")
-        show('query "how do I get my money back?"',
-             await session.query("how do I get my money back?", QueryOptions(top_k=3)))
-        show('same query, filter topic == billing',
-             await session.query("how do I get my money back?", QueryOptions(top_k=3, filter=BILLING)))
+        show(
+            'query "how do I get my money back?"',
+            await session.query("how do I get my money back?", QueryOptions(top_k=3)),
+        )
+        show(
+            "same query, filter topic == billing",
+            await session.query("how do I get my money back?", QueryOptions(top_k=3, filter=BILLING)),
+        )
         pushed = await session.push_index()
         print(f"[process 1] push_index -> {pushed}")
         return pushed.job_id
@@ -65,15 +84,28 @@ async def second_process(job_id: str) -> None:
     async with MossClient(PROJECT, KEY) as client:
         session = await client.session(INDEX)  # resumes the pushed index, adopting its model
         print(f"[process 2] resumed {session.name!r}: {session.doc_count} docs, model_id={session.model_id}")
-        await session.add_docs([DocumentInfo("chargeback", "A chargeback opened with your bank pauses the refund.",
-                                             {"topic": "billing", "priority": "4"})])
-        show('query "refund", filter priority < 5 (numeric)',
-             await session.query("refund", QueryOptions(top_k=5, filter={
-                 "$and": [BILLING, {"field": "priority", "condition": {"$lt": 5}}]})))
+        await session.add_docs(
+            [
+                DocumentInfo(
+                    "chargeback",
+                    "A chargeback opened with your bank pauses the refund.",
+                    {"topic": "billing", "priority": "4"},
+                )
+            ]
+        )
+        show(
+            'query "refund", filter priority < 5 (numeric)',
+            await session.query(
+                "refund",
+                QueryOptions(top_k=5, filter={"$and": [BILLING, {"field": "priority", "condition": {"$lt": 5}}]}),
+            ),
+        )
         pushed = await session.push_index()
         status = await client.get_job_status(job_id)
-        print(f"[process 2] push_index -> doc_count={pushed.doc_count}; "
-              f"process 1's job {job_id[:12]}... is {status.status.value}, progress {status.progress:.0f}")
+        print(
+            f"[process 2] push_index -> doc_count={pushed.doc_count}; "
+            f"process 1's job {job_id[:12]}... is {status.status.value}, progress {status.progress:.0f}"
+        )
 
 
 async def third_step() -> None:

@@ -61,7 +61,8 @@ def unit32(q: list[float]) -> list[float]:
 
 
 def similarity(q32: list[float], v: list[float]) -> float:
-    return math.fsum(a * b for a, b in zip(q32, v))
+    """QRY-1: the exact dot product, rounded to float32."""
+    return f32(math.fsum(a * b for a, b in zip(q32, v)))
 
 
 def cosine_score(s: float, v: list[float]) -> float:

@@ -133,6 +133,24 @@ def test_alpha_one_ranks_by_dot_and_scores_cosine(vector_backend: str) -> None:
     ]
 
 
+def test_similarities_below_float32_resolution_tie(vector_backend: str) -> None:
+    """QRY-1: b's exact dot product exceeds a's by 1e-14; rounded to float32 both are 1.0, so they
+    tie in position order, on the vector list, in the hybrid and on the cut at top_k 1."""
+    near = [1.0, 1e-7, 0.0]
+    for first, second in (("a", "b"), ("b", "a")):
+        s = custom_session(vector_backend, first)
+        vectors = {"a": [1.0, 0.0, 0.0], "b": near}
+        s.core.add_docs([DocumentInfo(i, "cat", embedding=vectors[i]) for i in (first, second)])
+        for alpha, top_k in ((1.0, 2), (1.0, 1), (0.8, 1)):
+            got = s.core.query("cat", QueryOptions(embedding=near, alpha=alpha, top_k=top_k))
+            assert [d.id for d in got.docs] == [first, second][:top_k]
+    s = custom_session(vector_backend, "visible")
+    s.core.add_docs(
+        [DocumentInfo("a", "cat", embedding=[1.0, 0.0, 0.0]), DocumentInfo("b", "cat", embedding=[1.0, 1e-3, 0.0])]
+    )
+    assert [d.id for d in s.core.query("", QueryOptions(embedding=[1.0, 1e-3, 0.0], alpha=1.0)).docs] == ["b", "a"]
+
+
 def test_ties_come_in_position_order(vector_backend: str) -> None:
     for order in (["b", "a", "c"], ["c", "a", "b"]):
         s = custom_session(vector_backend)

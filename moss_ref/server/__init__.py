@@ -81,6 +81,7 @@ def build(options: ServeOptions, log_stream: Optional[TextIO] = None) -> Service
         test_mode=options.test_mode,
     )
     stream = None if options.quiet else log_stream
+
     def log(line: str) -> None:
         if stream is not None:
             print(line, file=stream, flush=True)

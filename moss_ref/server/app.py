@@ -470,4 +470,3 @@ def serve_in_thread(server: ServiceServer) -> Callable[[], None]:
         thread.join(timeout=10)
 
     return stop
-

@@ -529,9 +529,7 @@ class MossService:
         self._save_job(project, job)
         return job
 
-    def _image(
-        self, name: str, model_id: str, raw: Any, fingerprint: Optional[EmbedderFingerprint]
-    ) -> StoredIndex:
+    def _image(self, name: str, model_id: str, raw: Any, fingerprint: Optional[EmbedderFingerprint]) -> StoredIndex:
         """A validated index of the JSON documents ``raw``, exactly as a session of that model makes it.
 
         A built-in model with a ``fingerprint`` (moss_ref's extension: a moss_ref client pushing
@@ -852,4 +850,3 @@ def _encode(index: StoredIndex, kind: str) -> bytes:
             "docIds": [r.id for r in index.records],
         }
     )
-

@@ -276,9 +276,9 @@ def job_json(job: JobRecord) -> dict[str, Any]:
         "id": job.job_id,
         "status": job.status,
         "progress": _PROGRESS.get(job.status, 0.0),
-        "current_phase": None if finished else {"pending_upload": "queued", "uploading": "uploading"}.get(
-            job.status, "building_index"
-        ),
+        "current_phase": None
+        if finished
+        else {"pending_upload": "queued", "uploading": "uploading"}.get(job.status, "building_index"),
         "error_message": job.error,
         "created_at": job.created_at,
         "updated_at": job.updated_at,
