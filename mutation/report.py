@@ -49,18 +49,21 @@ class Marks:
 
     @classmethod
     def load(cls, path: Path = EQUIVALENT) -> Marks:
-        if not path.exists():
-            return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
+        """The marks of ``path`` and of every ``*.json`` in the folder beside it named like it with
+        ``.d`` (``equivalent.d/``: one file per area, so marks for different modules never conflict)."""
         marks = cls()
-        for kind in ("equivalent", "out_of_reach"):
-            for entry in data.get(kind, []):
-                missing = {"id", "description", "reason"} - set(entry)
-                if kind == "out_of_reach":
-                    missing |= {"test"} - set(entry)
-                if missing:
-                    raise ValueError(f"{path}: a {kind} entry lacks {', '.join(sorted(missing))}: {entry}")
-                getattr(marks, kind)[entry["id"]] = entry
+        folder = path.with_suffix(".d")
+        files = ([path] if path.exists() else []) + (sorted(folder.glob("*.json")) if folder.is_dir() else [])
+        for file in files:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            for kind in ("equivalent", "out_of_reach"):
+                for entry in data.get(kind, []):
+                    missing = {"id", "description", "reason"} - set(entry)
+                    if kind == "out_of_reach":
+                        missing |= {"test"} - set(entry)
+                    if missing:
+                        raise ValueError(f"{file}: a {kind} entry lacks {', '.join(sorted(missing))}: {entry}")
+                    getattr(marks, kind)[entry["id"]] = entry
         return marks
 
     def entries(self) -> list[tuple[str, dict[str, Any]]]:
