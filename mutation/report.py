@@ -1,6 +1,6 @@
-"""The report: outcomes with ``equivalent.json`` applied, totals, kill rates, and REPORT.md.
+"""The report: outcomes with the marks of ``equivalent.d/`` applied, totals, kill rates, and REPORT.md.
 
-``mutation/equivalent.json`` is written by people::
+``mutation/equivalent.d/<module>.json`` (and ``mutation/equivalent.json`` if present) is written by people::
 
     {
       "equivalent":   [{"id": "...", "description": "...", "reason": "why no behaviour changes"}],
@@ -162,11 +162,11 @@ def render(report: dict[str, Any], marks: Marks) -> str:
             if report.get("sample")
             else ""
         )
-        + ". Marks from `mutation/equivalent.json`. See `mutation/README.md`.",
+        + ". Marks from `mutation/equivalent.d/`. See `mutation/README.md`.",
         "",
     ]
     if problems:
-        lines += ["## Problems with `mutation/equivalent.json`", ""] + [f"- {p}" for p in problems] + [""]
+        lines += ["## Problems with the marks in `mutation/equivalent.d/`", ""] + [f"- {p}" for p in problems] + [""]
     lines += [
         "## Totals",
         "",

@@ -1,5 +1,5 @@
 """Rules no language-neutral vector can reach (issue 11): each test here fails on a mutant that the
-vectors cannot kill, as listed under ``out_of_reach`` in ``mutation/equivalent.json``."""
+vectors cannot kill, as listed under ``out_of_reach`` in ``mutation/equivalent.d/``."""
 
 from __future__ import annotations
 
