@@ -50,11 +50,15 @@ FEATURES: Final = (
     "text_embedding",
     "auth",
     "strict",
+    "hash_embedder",
 )
 #: Features a target may decline as a whole (the rest are the core API every SDK has).
 #: ``strict`` cases run with the reference's opt-in strict mode (STRICT-1), which refuses input
-#: the real SDK accepts; an SDK without such a mode declines them.
-OPTIONAL_FEATURES: Final = ("geo", "client_query", "grouping", "text_embedding", "auth", "strict")
+#: the real SDK accepts; an SDK without such a mode declines them. ``hash_embedder`` cases expect
+#: the exact scores of the reference's deterministic embedder ``hash-v1`` (HASH rules) for the
+#: built-in model ids; only a target whose built-in models are served by ``hash-v1`` declares it
+#: (KIT-8), so the real SDK and a target embedding with a real model skip them.
+OPTIONAL_FEATURES: Final = ("geo", "client_query", "grouping", "text_embedding", "auth", "strict", "hash_embedder")
 
 LEVELS: Final = ("required", "recommended")
 

@@ -141,7 +141,8 @@ class RealMossTarget(MossApiTarget):
         out = super().hello()
         through = "the kit's loopback stand-in" if self._standin is not None else "moss-ref serve"
         out["implementation"]["detail"] = f"async public API, offline through {through}"
-        out["features"] = [f for f in out["features"] if f != "strict"]  # the SDK has no strict mode
+        # The SDK has no strict mode, and its built-in models are not hash-v1 (KIT-8).
+        out["features"] = [f for f in out["features"] if f not in ("strict", "hash_embedder")]
         return out
 
     def start_case(self, name: str, features: Any) -> dict[str, Any]:

@@ -174,9 +174,13 @@ class ReferenceTarget:
                 "language": self.language,
                 "detail": f"sync core, vector_backend={backend}, keyword_backend={keywords}, embedder={self.embedder}",
             },
-            "features": list(FEATURES),
+            "features": self._features(),
             "error_kinds": True,
         }
+
+    def _features(self) -> list[str]:
+        """Every feature; ``hash_embedder`` only when ``hash-v1`` serves the built-in model ids (KIT-8)."""
+        return [f for f in FEATURES if f != "hash_embedder" or self.embedder == "hash-v1"]
 
     def start_case(self, name: str, features: Sequence[str]) -> dict[str, Any]:
         self.end_case()
@@ -434,6 +438,8 @@ class MossApiTarget(ReferenceTarget):
             "language": "python",
             "detail": "async public API",
         }
+        if self._module != "moss_ref":  # another SDK embeds with its own models, not hash-v1 (KIT-8)
+            out["features"] = [f for f in out["features"] if f != "hash_embedder"]
         return out
 
     def client(self, credentials: str = "default") -> Any:

@@ -59,3 +59,32 @@ def test_public_async_api_passes_like_the_sync_core() -> None:
     """MossApiTarget drives the Moss-shaped async API; it must agree with the sync core everywhere."""
     summary = run_cases(InProcess(MossApiTarget(module="moss_ref", vector_backend="python")), CASES)
     _assert_all_pass(summary)
+
+
+def test_only_hash_v1_targets_declare_hash_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KIT-8: the hash_embedder cases need hash-v1 behind the built-in model ids. The reference
+    declares the feature with its default embedder only; another embedder, or MossApiTarget over
+    another SDK, declines it, so those cases are skipped there, never failed."""
+    import types
+
+    from moss_ref_conformance.cases import select
+    from moss_ref_conformance.protocol import OPTIONAL_FEATURES
+
+    assert "hash_embedder" in OPTIONAL_FEATURES
+    assert "hash_embedder" in ReferenceTarget().hello()["features"]
+    assert "hash_embedder" in MossApiTarget(module="moss_ref").hello()["features"]
+    other = ReferenceTarget(embedder="minilm-numpy")
+    assert "hash_embedder" not in other.hello()["features"]
+    assert "text_embedding" in other.hello()["features"]
+    fake = types.ModuleType("fake_moss_sdk")
+    fake.MossError = type("MossError", (Exception,), {})  # type: ignore[attr-defined]
+    fake.__version__ = "0"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_moss_sdk", fake)
+    assert "hash_embedder" not in MossApiTarget(module="fake_moss_sdk").hello()["features"]
+
+    chosen = select(CASES, features=["hash_embedder"])
+    assert chosen and all(c.level == "recommended" and "text_embedding" in c.features for c in chosen)
+    summary = run_cases(InProcess(other), chosen)
+    assert summary.ok and {r.outcome for r in summary.results} == {"skip"}
+    assert all("hash_embedder" in r.message for r in summary.results)
+    _assert_all_pass(run_cases(InProcess(ReferenceTarget(vector_backend="python")), chosen))
