@@ -210,7 +210,7 @@ class FuzzReport:
             or s["expect"].get("result", {}).get("model_id", "custom") != "custom"
             for s in opened
         ):
-            features.append("text_embedding")
+            features += ["text_embedding", "hash_embedder"]  # the reference's built-in models embed with hash-v1
         first = self.problems[0] if self.problems else ""
         return {
             "group": f"{REGRESSIONS}.{self.case_name()}",
