@@ -18,10 +18,12 @@ which ``Filter.matches`` holds.
 
 from __future__ import annotations
 
+import math
 import threading
 from array import array
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
+from operator import mul
 from typing import Final, Optional
 
 from ._bulk import load_rows
@@ -53,6 +55,7 @@ class Corpus:
         "_fields",
         "_fixed",
         "_next_position",
+        "_norms",
         "_unindexed",
         "dimension",
         "keywords",
@@ -82,6 +85,7 @@ class Corpus:
         self._unindexed = 0  # documents whose metadata has a str-subclass key or value (see _index)
         self._cache: dict[IndexPlan, frozenset[str]] = {}
         self._cache_lock = threading.Lock()
+        self._norms: dict[str, float] = {}  # id -> |d| of its stored vector, until the next change
 
     def __len__(self) -> int:
         return len(self.records)
@@ -196,7 +200,20 @@ class Corpus:
         assert isinstance(plan, IndexAny)
         return set().union(*parts)
 
+    def norm(self, doc_id: str) -> float:
+        """``|d| = sqrt(fsum(d_i * d_i))`` of ``doc_id``'s stored vector (0.0 without one; QRY-1).
+
+        Squares of float32 values are exact in float64, so this is the same on every backend;
+        cached per id until the next change (a shown score needs it for every hit).
+        """
+        norm = self._norms.get(doc_id)
+        if norm is None:
+            vector = self.vectors.get(doc_id) or []
+            norm = self._norms[doc_id] = math.sqrt(math.fsum(map(mul, vector, vector)))
+        return norm
+
     def _changed(self) -> None:
+        self._norms = {}
         if self._cache:
             with self._cache_lock:
                 self._cache.clear()
