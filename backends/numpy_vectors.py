@@ -285,7 +285,8 @@ class NumpyVectors:
         bounds = (2 * dim + 8) * _U64 * q_norm * self._norms[rows]
         lower = wide - bounds
         tau = np.partition(lower, rows.size - k)[rows.size - k]  # k-th largest lower bound
-        return rows[wide + bounds >= np.nextafter(tau, -np.inf)]
+        keep: npt.NDArray[np.bool_] = wide + bounds >= np.nextafter(tau, -np.inf)
+        return rows[keep]
 
     def rank(self, query: Sequence[float], k: int, allowed: Collection[str] | None) -> list[tuple[str, float]]:
         if k <= 0 or not self._ids:

@@ -33,6 +33,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, Optional
 
 from ._bm25 import K1, B, term_ids, tokenize
@@ -97,9 +98,16 @@ def document_terms(text: str, metadata: Optional[Mapping[str, str]]) -> list[int
     terms = term_ids(text)
     if metadata:
         for key, value in metadata.items():
-            terms += term_ids(key)
-            terms += term_ids(value)
+            # a str subclass may hash or compare unlike its text: only plain str use the cache
+            terms += _field_terms(key) if type(key) is str else term_ids(key)
+            terms += _field_terms(value) if type(value) is str else term_ids(value)
     return terms
+
+
+@lru_cache(maxsize=1 << 16)
+def _field_terms(text: str) -> tuple[int, ...]:
+    """``term_ids`` of a metadata key or value, cached: fields and their values repeat across records."""
+    return tuple(term_ids(text))
 
 
 @dataclass(frozen=True)
