@@ -28,7 +28,7 @@ from typing import Final, Optional
 
 from ._bulk import load_rows
 from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
-from ._keyword_rule import document_terms
+from ._keyword_rule import documents_terms
 from ._keywords import PythonKeywords
 from ._protocols import KeywordBackend, VectorBackend
 
@@ -99,7 +99,7 @@ class Corpus:
             return
         ids = [r.id for r in records]
         self.vectors.put(ids, vectors)
-        self.keywords.put(ids, [document_terms(r.text, r.metadata) for r in records])
+        self.keywords.put(ids, documents_terms((r.text, r.metadata) for r in records))
         self._changed()
         stored = self.records
         for record in records:
@@ -122,7 +122,8 @@ class Corpus:
         assert dimension is not None
         ids = [r.id for r in records]
         load_rows(self.vectors, ids, rows, dimension)
-        self.keywords.put(ids, [document_terms(r.text, r.metadata) for r in records])  # an empty backend: its bulk load
+        # an empty backend: its bulk load
+        self.keywords.put(ids, documents_terms((r.text, r.metadata) for r in records))
         self._changed()
         stored, position = self.records, self.position
         for record in records:  # stored order is position order (see _snapshot): ties survive a resume

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, Optional
 
-from ._bm25 import K1, B, term_ids, tokenize
+from ._bm25 import K1, B, term_id_lists, term_ids, tokenize
 
 __all__ = [
     "K1_PLUS_1",
@@ -44,6 +44,7 @@ __all__ = [
     "TermScore",
     "TermStats",
     "document_terms",
+    "documents_terms",
     "exact_rank",
     "idf",
     "length_norm",
@@ -95,7 +96,17 @@ def exact_rank(scores: Iterable[tuple[str, float]], k: int, position: Mapping[st
 def document_terms(text: str, metadata: Optional[Mapping[str, str]]) -> list[int]:
     """QRY-17: the term ids of a record's keyword document — its text, then each metadata key and
     value in the metadata's order (the order changes no score: BM25 counts a bag of terms)."""
-    terms = term_ids(text)
+    return _with_metadata(term_ids(text), metadata)
+
+
+def documents_terms(records: Iterable[tuple[str, Optional[Mapping[str, str]]]]) -> list[list[int]]:
+    """:func:`document_terms` of many ``(text, metadata)`` at once (the texts in one tokenizer pass)."""
+    pairs = list(records)
+    texts = term_id_lists([text for text, _ in pairs])
+    return [_with_metadata(terms, metadata) for terms, (_, metadata) in zip(texts, pairs)]
+
+
+def _with_metadata(terms: list[int], metadata: Optional[Mapping[str, str]]) -> list[int]:
     if metadata:
         for key, value in metadata.items():
             # a str subclass may hash or compare unlike its text: only plain str use the cache
