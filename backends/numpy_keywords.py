@@ -27,6 +27,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from moss_ref._bm25 import K1, B
@@ -88,18 +89,59 @@ class NumpyKeywords:
         if not ids:
             return
         self._changed()
-        row_of, order, lengths, alive, postings = self._rows, self._ids, self._lengths, self._alive, self._postings
-        total = 0
-        for doc_id, toks in zip(ids, tokens):
+        row_of, order = self._rows, self._ids
+        first = len(order)
+        sizes = [len(toks) for toks in tokens]
+        self._lengths.extend(sizes)
+        self._alive.extend(b"\x01" * len(ids))
+        self._total_length += sum(sizes)
+        for doc_id in ids:  # rows in order; a replaced id (even one repeated in the batch) is tombstoned
             old = row_of.get(doc_id)
             if old is not None:
                 self._kill(old)
-            r = row_of[doc_id] = len(order)
+            row_of[doc_id] = len(order)
             order.append(doc_id)
-            length = len(toks)
-            lengths.append(length)
-            alive.append(1)
-            total += length
+        self._add_postings(first, sizes, tokens)
+        self._maybe_compact()
+
+    def _add_postings(self, first: int, sizes: Sequence[int], tokens: Sequence[Sequence[int]]) -> None:
+        """Append the postings of rows ``first, first + 1, ...`` (one token list each), vectorized.
+
+        The batch's (token, row) pairs are sorted by token then row and counted (tf); each
+        token's run is appended to its posting arrays, so rows stay increasing in every list.
+        """
+        total = sum(sizes)
+        if total == 0:
+            return
+        try:
+            flat = np.fromiter(chain.from_iterable(tokens), dtype=np.int64, count=total)
+        except (OverflowError, TypeError, ValueError):
+            flat = None
+        if flat is None or int(flat.min()) < 0 or int(flat.max()) > 0xFFFFFFFF:
+            self._add_postings_one_by_one(first, tokens)  # not 32-bit term ids (a third-party caller)
+            return
+        rows = np.repeat(np.arange(first, first + len(sizes), dtype=np.uint64), sizes)
+        pairs = (flat.astype(np.uint64) << np.uint64(32)) | rows  # 32-bit term id, row: one sortable key
+        pairs.sort()
+        keys, tfs = np.unique(pairs, return_counts=True)
+        token_of = keys >> np.uint64(32)
+        starts = np.flatnonzero(np.concatenate(([True], token_of[1:] != token_of[:-1])))
+        ends = np.append(starts[1:], keys.size)
+        row_bytes = (keys & np.uint64(0xFFFFFFFF)).astype(np.int32).tobytes()
+        tf_bytes = tfs.astype(np.int32).tobytes()
+        postings = self._postings
+        for token, start, end in zip(token_of[starts].tolist(), (4 * starts).tolist(), (4 * ends).tolist()):
+            posting = postings.get(token)
+            if posting is None:
+                postings[token] = (array("i", row_bytes[start:end]), array("i", tf_bytes[start:end]))
+            else:
+                posting[0].frombytes(row_bytes[start:end])
+                posting[1].frombytes(tf_bytes[start:end])
+
+    def _add_postings_one_by_one(self, first: int, tokens: Sequence[Sequence[int]]) -> None:
+        """:meth:`_add_postings` for tokens that are not 32-bit term ids: the same lists, row by row."""
+        postings = self._postings
+        for r, toks in enumerate(tokens, start=first):
             for token, tf in Counter(toks).items():
                 posting = postings.get(token)
                 if posting is None:
@@ -107,8 +149,6 @@ class NumpyKeywords:
                 else:
                     posting[0].append(r)
                     posting[1].append(tf)
-        self._total_length += total
-        self._maybe_compact()
 
     def _kill(self, r: int) -> None:
         doc_id = self._ids[r]
@@ -249,7 +289,7 @@ class NumpyKeywords:
                 else:
                     parts[j].extend([value] * c)
         ids = self._ids
-        return [(ids[r], math.fsum(p)) for r, p in zip(cands.tolist(), parts)]  # type: ignore[misc]
+        return [(ids[r], math.fsum(p)) for r, p in zip(cands.tolist(), parts)]
 
 
 def create(**options: Any) -> NumpyKeywords:

@@ -20,7 +20,8 @@ centroids; metadata ``bucket`` with 10 values (an ``$eq`` filter keeps 10%). Que
 * ``filtered``: alpha 1.0 with ``bucket $eq`` (10%).
 
 Also measured: add_docs rate (batches of 1,000), push, resume (moss_ref; the real SDK needs the
-service to resume), and resident-memory growth while building the corpus.
+service to resume), the store's own ``write_index``/``read_index`` of the same snapshot in the same
+worker (the yardstick of push and resume), and resident-memory growth while building the corpus.
 
 Usage::
 
@@ -227,11 +228,20 @@ def run_size(n: int, rounds: int, moss_python: str, scratch: Path, with_python: 
             print(f"  {n}: {shape}: {line}; same ids {out['query'][shape]['same_ids_as_real_moss']}", flush=True)
         out["push_ms"] = {}
         out["resume_ms"] = {}
+        out["store_write_ms"] = {}
+        out["store_read_ms"] = {}
         for c in contenders:
             out["push_ms"][c.name] = statistics.median(c.ask(cmd="push")["ms"] for _ in range(3))
             if c.name != "real moss":  # resuming through the stand-in needs the service
                 out["resume_ms"][c.name] = statistics.median(c.ask(cmd="resume")["ms"] for _ in range(3))
-        print(f"  {n}: push {out['push_ms']}, resume {out['resume_ms']}", flush=True)
+                io = [c.ask(cmd="store_io") for _ in range(3)]
+                out["store_write_ms"][c.name] = statistics.median(x["write_ms"] for x in io)
+                out["store_read_ms"][c.name] = statistics.median(x["read_ms"] for x in io)
+        print(
+            f"  {n}: push {out['push_ms']}, resume {out['resume_ms']}, "
+            f"store write {out['store_write_ms']}, store read {out['store_read_ms']}",
+            flush=True,
+        )
         return out
     finally:
         for c in contenders:
@@ -275,6 +285,16 @@ def render(results: dict[str, Any]) -> str:
             )
             + " | |"
         )
+        for label, key, own in (("push", "push_ms", "store_write_ms"), ("resume", "resume_ms", "store_read_ms")):
+            if own in size:  # results written before the store yardstick existed lack it
+                ratios = {n: size[key][n] / size[own][n] for n in names if n in size[own]}
+                lines.append(
+                    f"| {label} / the store's own {'write' if label == 'push' else 'read'} | "
+                    + " | ".join(
+                        f"{ratios[n]:.2f}x ({size[own][n]:,.0f} ms)" if n in ratios else "" for n in names
+                    )
+                    + " | |"
+                )
         mem = {n: build[n]["rss_growth"] / size["n"] for n in names}
         ratio = mem["moss_ref numpy"] / mem["real moss"]
         lines.append(

@@ -8,6 +8,8 @@ the pipe between harness and worker costs nothing in the figures.
     {"cmd": "build", "data": DIR, "n": N}         -> {"seconds": s, "docs_per_s": r, "rss_growth": bytes}
     {"cmd": "query", "shape": NAME, "i": I}       -> {"ms": t, "ids": [...]}
     {"cmd": "push"} / {"cmd": "resume"}           -> {"ms": t} (resume: a fresh client opens the pushed session)
+    {"cmd": "store_io"}                           -> {"write_ms": w, "read_ms": r} (moss_ref only: the store's
+                                                     own write_index/read_index of the session's snapshot)
     {"cmd": "quit"}
 """
 
@@ -98,6 +100,27 @@ class Worker:
         await session.close()
         await client.close()
         return {"ms": ms, "doc_count": count}
+
+
+    async def store_io(self) -> dict[str, Any]:
+        """The store alone, on the same data and machine: the yardstick of push and resume (issue 9)."""
+        import dataclasses
+
+        from moss_ref._snapshot import snapshot
+
+        store = self.client._store  # resolved by the first push
+        index = dataclasses.replace(snapshot(self.session.core), name="bench-store-io")
+        started = time.perf_counter()
+        store.write_index("bench", index)
+        write_ms = (time.perf_counter() - started) * 1000.0
+        del index
+        started = time.perf_counter()
+        back = store.read_index("bench", "bench-store-io")
+        read_ms = (time.perf_counter() - started) * 1000.0
+        assert back is not None and len(back.records) == self.session.doc_count
+        del back
+        store.delete_index("bench", "bench-store-io")
+        return {"write_ms": write_ms, "read_ms": read_ms}
 
 
 async def serve(module: str) -> None:

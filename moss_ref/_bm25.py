@@ -33,6 +33,7 @@ the term ids of :func:`term_ids`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ._fold import fold
 from ._stem import stem
@@ -46,6 +47,7 @@ _WORD = re.compile(r"[a-z0-9_]+(?:(?:(?<=[a-z])[:.'](?=[a-z])|(?<=[0-9])[,;.'](?
 _MASK = 0xFFFFFFFF
 _SEED = 0x27220A95
 _NOT_A_TERM = -1
+_BOUNDARY = -2
 
 
 def words(text: str) -> list[str]:
@@ -85,6 +87,8 @@ class _TermCache(dict[str, int]):
     """word -> term id of its stem, or ``_NOT_A_TERM`` for a stop word."""
 
     def __missing__(self, word: str) -> int:
+        if word == "\x00":
+            return _BOUNDARY  # the separator of term_id_lists, never a word
         value = _NOT_A_TERM if word in STOP_WORDS else term_id(stem(word))
         if len(self) >= 1_000_000:
             self.clear()
@@ -97,4 +101,33 @@ _TERMS = _TermCache()
 
 def term_ids(text: str) -> list[int]:
     """The term ids of ``text`` in text order (stop words dropped): ``map(term_id, tokenize(text))``."""
-    return [t for t in map(_TERMS.__getitem__, words(text)) if t != _NOT_A_TERM]
+    return list(filter(_NOT_A_TERM.__ne__, map(_TERMS.__getitem__, words(text))))
+
+
+# Many texts at once: the folded, lowercased texts joined by NUL, which no word contains and no
+# joiner crosses (a joiner needs a letter or digit on both sides), so one scan finds exactly each
+# text's words, with a NUL match between texts.
+_CHUNK = 2048
+_BATCH_WORD = re.compile(_WORD.pattern + "|\x00")
+
+
+def term_id_lists(texts: Sequence[str]) -> list[list[int]]:
+    """``[term_ids(t) for t in texts]``, with one regex scan and one term lookup pass per chunk of texts."""
+    if len(texts) > _CHUNK:  # bounded chunks: the words of all texts at once would be a large transient
+        return [ids for i in range(0, len(texts), _CHUNK) for ids in term_id_lists(texts[i : i + _CHUNK])]
+    if not texts:
+        return []
+    folded = [fold(t).lower() for t in texts]
+    joined = "\x00".join(folded)
+    if "_" in joined or joined.count("\x00") != len(texts) - 1:
+        return [term_ids(t) for t in texts]  # underscore words to drop, or a NUL inside a text
+    found = _BATCH_WORD.findall(joined)
+    ids = list(map(_TERMS.__getitem__, found))
+    out: list[list[int]] = []
+    start = 0
+    for _ in range(len(texts) - 1):
+        end = ids.index(_BOUNDARY, start)
+        out.append(list(filter(_NOT_A_TERM.__ne__, ids[start:end])))
+        start = end + 1
+    out.append(list(filter(_NOT_A_TERM.__ne__, ids[start:])))
+    return out

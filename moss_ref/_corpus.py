@@ -18,15 +18,17 @@ which ``Filter.matches`` holds.
 
 from __future__ import annotations
 
+import math
 import threading
 from array import array
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
+from operator import mul
 from typing import Final, Optional
 
 from ._bulk import load_rows
 from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
-from ._keyword_rule import document_terms
+from ._keyword_rule import documents_terms
 from ._keywords import PythonKeywords
 from ._protocols import KeywordBackend, VectorBackend
 
@@ -53,6 +55,7 @@ class Corpus:
         "_fields",
         "_fixed",
         "_next_position",
+        "_norms",
         "_unindexed",
         "dimension",
         "keywords",
@@ -82,6 +85,7 @@ class Corpus:
         self._unindexed = 0  # documents whose metadata has a str-subclass key or value (see _index)
         self._cache: dict[IndexPlan, frozenset[str]] = {}
         self._cache_lock = threading.Lock()
+        self._norms: dict[str, float] = {}  # id -> |d| of its stored vector, until the next change
 
     def __len__(self) -> int:
         return len(self.records)
@@ -95,7 +99,7 @@ class Corpus:
             return
         ids = [r.id for r in records]
         self.vectors.put(ids, vectors)
-        self.keywords.put(ids, [document_terms(r.text, r.metadata) for r in records])
+        self.keywords.put(ids, documents_terms((r.text, r.metadata) for r in records))
         self._changed()
         stored = self.records
         for record in records:
@@ -118,7 +122,8 @@ class Corpus:
         assert dimension is not None
         ids = [r.id for r in records]
         load_rows(self.vectors, ids, rows, dimension)
-        self.keywords.put(ids, [document_terms(r.text, r.metadata) for r in records])  # an empty backend: its bulk load
+        # an empty backend: its bulk load
+        self.keywords.put(ids, documents_terms((r.text, r.metadata) for r in records))
         self._changed()
         stored, position = self.records, self.position
         for record in records:  # stored order is position order (see _snapshot): ties survive a resume
@@ -196,7 +201,20 @@ class Corpus:
         assert isinstance(plan, IndexAny)
         return set().union(*parts)
 
+    def norm(self, doc_id: str) -> float:
+        """``|d| = sqrt(fsum(d_i * d_i))`` of ``doc_id``'s stored vector (0.0 without one; QRY-1).
+
+        Squares of float32 values are exact in float64, so this is the same on every backend;
+        cached per id until the next change (a shown score needs it for every hit).
+        """
+        norm = self._norms.get(doc_id)
+        if norm is None:
+            vector = self.vectors.get(doc_id) or []
+            norm = self._norms[doc_id] = math.sqrt(math.fsum(map(mul, vector, vector)))
+        return norm
+
     def _changed(self) -> None:
+        self._norms = {}
         if self._cache:
             with self._cache_lock:
                 self._cache.clear()

@@ -33,9 +33,10 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, Optional
 
-from ._bm25 import K1, B, term_ids, tokenize
+from ._bm25 import K1, B, term_id_lists, term_ids, tokenize
 
 __all__ = [
     "K1_PLUS_1",
@@ -43,6 +44,7 @@ __all__ = [
     "TermScore",
     "TermStats",
     "document_terms",
+    "documents_terms",
     "exact_rank",
     "idf",
     "length_norm",
@@ -94,12 +96,29 @@ def exact_rank(scores: Iterable[tuple[str, float]], k: int, position: Mapping[st
 def document_terms(text: str, metadata: Optional[Mapping[str, str]]) -> list[int]:
     """QRY-17: the term ids of a record's keyword document — its text, then each metadata key and
     value in the metadata's order (the order changes no score: BM25 counts a bag of terms)."""
-    terms = term_ids(text)
+    return _with_metadata(term_ids(text), metadata)
+
+
+def documents_terms(records: Iterable[tuple[str, Optional[Mapping[str, str]]]]) -> list[list[int]]:
+    """:func:`document_terms` of many ``(text, metadata)`` at once (the texts in one tokenizer pass)."""
+    pairs = list(records)
+    texts = term_id_lists([text for text, _ in pairs])
+    return [_with_metadata(terms, metadata) for terms, (_, metadata) in zip(texts, pairs)]
+
+
+def _with_metadata(terms: list[int], metadata: Optional[Mapping[str, str]]) -> list[int]:
     if metadata:
         for key, value in metadata.items():
-            terms += term_ids(key)
-            terms += term_ids(value)
+            # a str subclass may hash or compare unlike its text: only plain str use the cache
+            terms += _field_terms(key) if type(key) is str else term_ids(key)
+            terms += _field_terms(value) if type(value) is str else term_ids(value)
     return terms
+
+
+@lru_cache(maxsize=1 << 16)
+def _field_terms(text: str) -> tuple[int, ...]:
+    """``term_ids`` of a metadata key or value, cached: fields and their values repeat across records."""
+    return tuple(term_ids(text))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class QueryPlan:
     min_score: Optional[float]
     depth: int
     group_by: Optional[ParentGrouping]
+    dimension: Optional[int] = None  # the dimension ``embedding`` was checked against (None: not checked)
 
     @property
     def blank(self) -> bool:
@@ -239,7 +240,8 @@ def plan_query(
                     f"SessionIndex.query ignores {name} (the real SDK never applies it in a session); "
                     "leave it None here, or use MossClient.query on a loaded index, which honours it"
                 )
-    return QueryPlan(text, top_k, alpha, embedding, flt, min_score, depth, group_by)
+    checked = dimension if embedding is not None and alpha > 0 else None
+    return QueryPlan(text, top_k, alpha, embedding, flt, min_score, depth, group_by, checked)
 
 
 def rank_vectors(
@@ -282,8 +284,7 @@ def rank_keywords(corpus: Corpus, text: str, k: int, allowed: Optional[Set[str]]
 
 def shown_score(corpus: Corpus, doc_id: str, similarity: float) -> float:
     """QRY-1: the cosine ``s / |d|`` clamped to [0, 1], as float32; 0 for a zero document vector."""
-    vector = corpus.vectors.get(doc_id) or []
-    norm = math.sqrt(math.fsum(map(mul, vector, vector)))
+    norm = corpus.norm(doc_id)
     if norm == 0.0:
         return 0.0
     return array("f", [min(1.0, max(0.0, similarity / norm))])[0]
@@ -313,8 +314,13 @@ def run(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[f
     k = plan.fetch
     query_vector: Optional[list[float]] = None
     if plan.needs_vector:
-        raw = plan.embedding if plan.embedding is not None else embed_query(plan.text)
-        query_vector = unit_float32(check_query_vector(raw, corpus.dimension))
+        if plan.embedding is not None and plan.dimension is not None and plan.dimension == corpus.dimension:
+            raw = plan.embedding  # checked by plan_query against this very dimension (QRY-2)
+        else:
+            raw = check_query_vector(
+                plan.embedding if plan.embedding is not None else embed_query(plan.text), corpus.dimension
+            )
+        query_vector = unit_float32(raw)
     if plan.alpha >= 1.0 or plan.blank:
         assert query_vector is not None
         hits = [Hit(i, s) for i, s in rank_vectors(corpus, query_vector, k, allowed)]
@@ -322,7 +328,13 @@ def run(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[f
         hits = [Hit(i, None) for i, _ in rank_keywords(corpus, plan.text, k, allowed)]
     else:
         assert query_vector is not None
-        hits = _fuse(plan, corpus, query_vector, allowed, plan.depth)
+        order, similarity = _fuse(plan, corpus, query_vector, allowed, plan.depth)
+        if plan.min_score is None:
+            del order[k:]  # only the hits returned need a similarity (their shown score)
+        missing = [doc_id for doc_id in order if doc_id not in similarity]
+        if missing:
+            similarity.update(similarities32(corpus, query_vector, missing))
+        hits = [Hit(doc_id, similarity[doc_id]) for doc_id in order]
     if plan.min_score is not None:
         hits = [h for h in scored(corpus, hits) if h.score >= plan.min_score]
     return scored(corpus, hits[:k])
@@ -343,15 +355,15 @@ def fused_scores(
 
 def _fuse(
     plan: QueryPlan, corpus: Corpus, query_vector: list[float], allowed: Optional[Set[str]], depth: int
-) -> list[Hit]:
-    """Weighted RRF of the two candidate lists (QRY-5); order (fused desc, position asc) (QRY-6)."""
+) -> tuple[list[str], dict[str, float]]:
+    """Weighted RRF of the two candidate lists (QRY-5); order (fused desc, position asc) (QRY-6).
+
+    Returns the fused order and the (float32) similarities of the vector list; the caller looks up
+    the similarities of the keyword-only hits it keeps (ranking needs only ranks).
+    """
     vector_list = rank_vectors(corpus, query_vector, depth, allowed)
     keyword_list = rank_keywords(corpus, plan.text, depth, allowed)
     fused = fused_scores(plan.alpha, vector_list, keyword_list)
-    similarity = dict(vector_list)
-    missing = [doc_id for doc_id, _ in keyword_list if doc_id not in similarity]
-    if missing:
-        similarity.update(similarities32(corpus, query_vector, missing))
     position = corpus.position
     order = sorted(fused, key=lambda doc_id: (-fused[doc_id], position[doc_id]))
-    return [Hit(doc_id, similarity[doc_id]) for doc_id in order]
+    return order, dict(vector_list)

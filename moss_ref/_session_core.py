@@ -191,17 +191,18 @@ class SessionCore:
         An id keeps the place of its first copy in the batch, which is the position that orders
         ties (QRY-6; observed: moss 1.21.0, batch a, b, a ranks a before b).
         """
-        present = set(self._corpus.records)
+        stored = self._corpus.records  # not copied: a batch is small, the index may be large
+        new: set[str] = set()
         final: dict[str, DocumentInfo] = {}
         added = updated = 0
         for doc in docs:
-            if doc.id in present:
+            if doc.id in stored or doc.id in new:
                 if not upsert:
                     continue
                 updated += 1
             else:
                 added += 1
-                present.add(doc.id)
+                new.add(doc.id)
             final[doc.id] = doc  # the last copy wins, in the place of the first
         return list(final.values()), added, updated
 

@@ -29,11 +29,10 @@ def snapshot(core: SessionCore) -> StoredIndex:
     """A consistent copy of ``core`` (documents in position order, vectors in the same order)."""
 
     def take() -> StoredIndex:
+        # A corpus never changes a stored Record (put and remove replace them; readers get copies),
+        # so the snapshot shares them; and ``records`` is in position order (see Corpus.position).
         corpus = core.corpus
-        records = tuple(
-            Record(r.id, r.text, None if r.metadata is None else dict(r.metadata), r.payload)
-            for r in sorted(corpus.records.values(), key=lambda r: corpus.position[r.id])
-        )
+        records = tuple(corpus.records.values())
         vectors = export_rows(corpus.vectors, [r.id for r in records])
         return StoredIndex(core.name, core.model_id, core.fingerprint(), corpus.dimension, records, vectors)
 

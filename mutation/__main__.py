@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list the mutants (id, description)")
     selection(p)
-    p.add_argument("--keys", action="store_true", help="also print each mutant's line-free key (for the marks in equivalent.d/)")
+    p.add_argument("--keys", action="store_true", help="also print line-free keys (for equivalent.d/)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="print the diff of mutants")

@@ -7,6 +7,8 @@ returned iff it shares a term with the query); the tests themselves need only mo
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moss_ref._bm25 import term_id, term_ids, tokenize, words
 from moss_ref._fold import fold
@@ -177,3 +179,22 @@ def test_stop_words_do_not_count_in_length() -> None:
     index.put([d for d, _ in texts], [term_ids(t) for _, t in texts])
     position = {"two": 0, "stops": 1, "three": 2}
     assert [d for d, _ in index.rank(term_ids("red"), 10, position, None)] == ["stops", "two", "three"]
+
+
+_BATCH_PIECES = st.sampled_from(
+    [
+        *("a", "X", "0", "9", " ", ".", ",", ":", ";", "'", "\n", "_", "-", "é", "漢", "İ", "ß", "ﬁ", "\x00"),
+        *("don't", "3,000", "e-mail", "a.b", "U.S.A.", "the", "and", "__", "x_y", "running", "Café"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_BATCH_PIECES, max_size=12).map("".join), max_size=8))
+def test_term_id_lists_is_term_ids_of_each_text(texts: list[str]) -> None:
+    """The batch tokenizer (one scan over NUL-joined texts) gives each text's own term ids."""
+    from moss_ref._bm25 import term_id_lists
+
+    assert term_id_lists(texts) == [term_ids(t) for t in texts]
+    clean = [t.replace("_", "").replace("\x00", "") for t in texts]  # the one-scan path itself
+    assert term_id_lists(clean) == [term_ids(t) for t in clean]

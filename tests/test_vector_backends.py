@@ -390,3 +390,51 @@ def test_bulk_load_needs_an_empty_backend(factory: Callable[[], Any]) -> None:
     with pytest.raises(InvalidArgumentError, match="empty"):
         backend.load_rows(["b"], array("f", [0.0, 1.0]), 2)
     assert backend.get("a") == [1.0, 0.0] and backend.get("b") is None
+
+
+_FLOAT32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.integers(1, 6).flatmap(
+        lambda width: st.lists(st.lists(_FLOAT32, min_size=width, max_size=width), min_size=1, max_size=8).map(
+            lambda rows: (width, rows)
+        )
+    ),
+    data=st.data(),
+)
+def test_vectorized_exact_dots_are_fsum(rows: tuple[int, list[list[float]]], data: Any) -> None:
+    """``exact_dots`` returns ``math.fsum`` of the exact products bit for bit (R-V-1), whatever the
+    exponents, signs, cancellations or zeros (its fast path, or its fallback)."""
+    np = pytest.importorskip("numpy")
+    from moss_ref_backends._exact_dot import exact_dots
+
+    width, values = rows
+    query = data.draw(st.lists(_FLOAT32, min_size=width, max_size=width))
+    block = np.array(values, dtype=np.float32)
+    q = np.array(query, dtype=np.float32)
+    want = [math.fsum(float(a) * float(b) for a, b in zip(row, q.tolist())) for row in block.tolist()]
+    got = exact_dots(block, q)
+    assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in want]
+
+
+def test_vectorized_exact_dots_on_unit_vectors_and_cancellations() -> None:
+    """Wide rows: random unit vectors, exact negations (sums of 0) and scaled exponents."""
+    np = pytest.importorskip("numpy")
+    from moss_ref_backends._exact_dot import exact_dots
+
+    rng = np.random.default_rng(7)
+    for width in (1, 3, 383, 384, 385, 1024):
+        block = rng.standard_normal((40, width)).astype(np.float32)
+        block[:10] *= (np.float32(2.0) ** rng.integers(-60, 60, (10, width))).astype(np.float32)
+        half = width // 2
+        block[10:20, half : 2 * half] = -block[10:20, :half]
+        q = rng.standard_normal(width).astype(np.float32)
+        q[half : 2 * half] = q[:half]
+        want = [
+            math.fsum(a * b for a, b in zip(row, q.astype(np.float64).tolist()))
+            for row in block.astype(np.float64).tolist()
+        ]
+        got = exact_dots(block, q)
+        assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in want]

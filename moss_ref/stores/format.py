@@ -226,13 +226,17 @@ def read_json_file(path: str, cap: int, what: str) -> Any:
     return loads_strict(read_bytes(path, cap, what), what)
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_COMPACT_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
+
+
 def dumps_line(obj: object) -> bytes:
     """Compact JSON, UTF-8, newline-terminated. Strings that are not valid Unicode (lone
     surrogates) fall back to ``\\u`` escapes, so the file is always valid UTF-8 (FMT-3)."""
     try:
-        return (json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+        return (_COMPACT(obj) + "\n").encode("utf-8")
     except UnicodeEncodeError:
-        return (json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False) + "\n").encode("ascii")
+        return (_COMPACT_ASCII(obj) + "\n").encode("ascii")
 
 
 def seal(record: object) -> bytes:
