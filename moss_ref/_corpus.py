@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from operator import mul
 from typing import Final, Optional
 
-from ._bulk import load_rows
+from ._bulk import collector_paused, load_rows
 from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
 from ._keyword_rule import documents_terms
 from ._keywords import PythonKeywords
@@ -121,16 +121,17 @@ class Corpus:
             return
         assert dimension is not None
         ids = [r.id for r in records]
-        load_rows(self.vectors, ids, rows, dimension)
-        # an empty backend: its bulk load
-        self.keywords.put(ids, documents_terms((r.text, r.metadata) for r in records))
-        self._changed()
-        stored, position = self.records, self.position
-        for record in records:  # stored order is position order (see _snapshot): ties survive a resume
-            stored[record.id] = record
-            position[record.id] = self._next_position
-            self._next_position += 1
-            self._index(record)
+        with collector_paused():
+            load_rows(self.vectors, ids, rows, dimension)
+            # an empty backend: its bulk load
+            self.keywords.put(ids, documents_terms((r.text, r.metadata) for r in records))
+            self._changed()
+            stored, position = self.records, self.position
+            for record in records:  # stored order is position order (see _snapshot): ties survive a resume
+                stored[record.id] = record
+                position[record.id] = self._next_position
+                self._next_position += 1
+                self._index(record)
         if self.dimension is None:
             self.dimension = dimension
 

@@ -438,3 +438,25 @@ def test_vectorized_exact_dots_on_unit_vectors_and_cancellations() -> None:
         ]
         got = exact_dots(block, q)
         assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in want]
+
+
+def test_a_bulk_load_pauses_the_collector_and_restores_its_state() -> None:
+    """VEC-7: a corpus's bulk load runs with the cyclic collector paused, and leaves it as it was
+    (enabled again, or still disabled when the caller had disabled it), also when the load fails."""
+    import gc
+
+    from moss_ref._bulk import collector_paused
+
+    seen = []
+    for before in (True, False):
+        (gc.enable if before else gc.disable)()
+        try:
+            with collector_paused():
+                seen.append(gc.isenabled())
+            assert gc.isenabled() is before
+            with pytest.raises(ZeroDivisionError), collector_paused():
+                1 / 0  # noqa: B018
+            assert gc.isenabled() is before
+        finally:
+            gc.enable()
+    assert seen == [False, False]
