@@ -16,9 +16,9 @@ from fractions import Fraction
 from typing import Any, overload
 
 import pytest
-from helpers import custom_session
+from helpers import builtin_session, custom_session
 
-from moss_ref import DocumentInfo, InvalidArgumentError, QueryOptions, SessionIndex
+from moss_ref import DocumentInfo, InvalidArgumentError, MossError, QueryOptions, SessionIndex
 
 
 def _session() -> SessionIndex:
@@ -100,3 +100,41 @@ def test_a_score_is_clamped_to_exactly_one() -> None:
     s.core.add_docs([DocumentInfo("a", "apple", None, v)])
     docs = s.core.query("", QueryOptions(embedding=v, alpha=1.0)).docs
     assert [d.score for d in docs] == [1.0]
+
+
+def test_the_query_vector_is_divided_by_its_norm_once() -> None:
+    """QRY-1: q32 = float32(q / |q|), |q| in float64. Here |q| is exactly 1.0 and q[0] a float32 midpoint,
+    so any other evaluation (rescaling by the largest component first) lands on the other float32 neighbour.
+    The difference (6e-8) is inside the kit's score tolerance, and JSON embeddings are float32 already."""
+    s = custom_session("python")
+    s.core.add_docs([DocumentInfo("a", "apple", None, [1.0, 0.0])])
+    opts = QueryOptions(embedding=[1.0, 0.0], alpha=1.0)
+    opts.embedding = [0.6131483018398285, 0.7899678220984286]  # raw float64, not float32-rounded
+    assert [d.score for d in s.core.query("", opts).docs] == [0.6131483316421509]
+
+
+class _ZeroEmbedder:
+    """An embedder plugin that returns an all-zero vector: finite, so it passes the output check (MOD-2)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    @property
+    def model_id(self) -> str:
+        return str(self.inner.model_id)
+
+    @property
+    def fingerprint(self) -> Any:
+        return self.inner.fingerprint
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[0.0] * self.inner.fingerprint.dimension for _ in texts]
+
+
+def test_a_zero_query_vector_from_the_embedder_is_refused() -> None:
+    """QRY-2's norm check also covers the embedder's query vector: a MossError, never a ZeroDivisionError."""
+    s = builtin_session("python")
+    s.core.add_docs([DocumentInfo("a", "apple pie")])
+    s.core._embedder = _ZeroEmbedder(s.core._embedder)
+    with pytest.raises(MossError):
+        s.core.query("apple", QueryOptions(alpha=0.5))
