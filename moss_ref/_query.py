@@ -207,6 +207,8 @@ def plan_query(
     if strict:
         alpha = _unit_interval("alpha", raw_alpha, "a finite number")
     else:
+        if isinstance(raw_alpha, bool):  # the 1.21 options read True as 1.0 and False as 0.0 (observed)
+            raw_alpha = float(raw_alpha)
         alpha = min(1.0, max(0.0, _finite("alpha", raw_alpha, "a finite number (clamped to [0, 1])")))
     embedding = None
     if opts.embedding is not None:

@@ -241,7 +241,7 @@ def test_empty_custom_session_answers_empty() -> None:
 def test_alpha_must_be_finite_and_is_clamped(alpha: object) -> None:
     s = _x1("python")
     if alpha is None:
-        for given, same_as in [(1.5, 1.0), (100, 1.0), (-0.1, 0.0), (-7, 0.0)]:
+        for given, same_as in [(1.5, 1.0), (100, 1.0), (-0.1, 0.0), (-7, 0.0), (True, 1.0), (False, 0.0)]:
             got = s.core.query("x", QueryOptions(embedding=[0, 1, 0, 0], alpha=given, top_k=6))
             want = s.core.query("x", QueryOptions(embedding=[0, 1, 0, 0], alpha=same_as, top_k=6))
             assert [(d.id, d.score) for d in got.docs] == [(d.id, d.score) for d in want.docs]

@@ -26,13 +26,14 @@ def test_strict_must_be_a_bool() -> None:
 
 
 def test_strict_query_refuses_ignored_or_clamped_options() -> None:
-    """QRY-4, QRY-7, QRY-9: strict mode refuses alpha outside [0, 1] and the options a session ignores."""
+    """QRY-4, QRY-7, QRY-9: strict mode refuses alpha outside [0, 1] or a bool, and the options a session ignores."""
     for strict in (False, True):
         session = MossClient("p", "k", store=MemoryStore(), strict=strict).session_sync("s", "custom")
         session.core.add_docs([DocumentInfo("a", "apple", embedding=[1.0, 0.0])])
         for options in (
             QueryOptions(embedding=[1.0, 0.0], alpha=1.5),
             QueryOptions(embedding=[1.0, 0.0], alpha=-0.1),
+            QueryOptions(embedding=[1.0, 0.0], alpha=True),
             QueryOptions(embedding=[1.0, 0.0], min_score=0.5),
             QueryOptions(embedding=[1.0, 0.0], candidate_depth=3),
         ):
