@@ -162,3 +162,29 @@ def test_explain_counts_metadata_terms() -> None:
     meta = next(h for h in explanation.hits if h.id == "meta")
     assert [(t.tf, t.df, t.doc_length) for t in meta.terms] == [(2, 2, 4)] and explanation.avgdl == 3.0
     check(explanation, ids, [h.score for h in explanation.hits], scores)
+
+
+def test_explain_terms_a_document_lacks() -> None:
+    """EXPL-3: a query token a document lacks shows tf 0 and contributes 0; one no document has shows
+    df 0 and idf 0; with every text empty the norm is k1 * (1 - b); stop words are not listed."""
+
+    async def go() -> tuple[Explanation, Explanation]:
+        client = MossClient("p", "k", store=MemoryStore(), vector_backend="python")
+        empty = await client.session("empty", "custom")
+        await empty.add_docs([DocumentInfo("e", "", embedding=[1.0, 0.0])])
+        session = await client.session("idx", "custom")
+        await session.add_docs(
+            [DocumentInfo("fox", "fox", embedding=[1.0, 0.0]), DocumentInfo("dog", "dog", embedding=[0.0, 1.0])]
+        )
+        options = QueryOptions(embedding=[1.0, 0.0], alpha=0.5)
+        return await empty.explain_query("the fox", options), await session.explain_query("the fox cat", options)
+
+    empty, mixed = asyncio.run(go())
+    (e,) = empty.hits
+    assert [(t.term, t.tf, t.df, t.idf, t.doc_length, t.contribution) for t in e.terms] == [("fox", 0, 0, 0.0, 0, 0.0)]
+    assert e.terms[0].norm == 1.2 * (1.0 - 0.75) and e.terms[0].avgdl == 0.0
+    fox, dog = sorted(mixed.hits, key=lambda h: h.id != "fox")
+    assert [(t.term, t.tf, t.df) for t in fox.terms] == [("fox", 1, 1), ("cat", 0, 0)]
+    assert fox.terms[0].contribution > 0.0 and fox.terms[1].idf == 0.0 and fox.terms[1].contribution == 0.0
+    assert [(t.term, t.tf, t.df, t.contribution) for t in dog.terms] == [("fox", 0, 1, 0.0), ("cat", 0, 0, 0.0)]
+    assert dog.terms[0].idf > 0.0 and mixed.avgdl == 1.0
