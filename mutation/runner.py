@@ -7,8 +7,9 @@ For each mutant:
 2. ``moss_ref/`` is copied (without ``__pycache__``) to ``<tmp>/pkg/moss_ref`` and the one file
    replaced;
 3. the vectors run in a subprocess, ``python -c JUDGE``: the kit's own ``run_case`` over every
-   shipped case against ``ReferenceTarget(vector_backend="python")`` (what ``moss-conformance run
-   --option vector_backend=python`` runs), stopping at the first case that fails, with
+   shipped case against ``ReferenceTarget(vector_backend="python", keyword_backend="python")`` (what
+   ``moss-conformance run --option vector_backend=python --option keyword_backend=python`` runs:
+   the core's own rule code, which the numpy backends would bypass), stopping at the first case that fails, with
    ``PYTHONPATH=<tmp>/pkg`` and the working directory ``<tmp>/cwd`` (an empty folder: ``python -c``
    puts the working directory first on ``sys.path``, so running from the repository root would
    import the clean ``moss_ref`` instead). The kit itself (``moss_ref_conformance``) comes from the
@@ -107,7 +108,7 @@ import sys
 from moss_ref_conformance.cases import load_cases
 from moss_ref_conformance.reference import ReferenceTarget
 from moss_ref_conformance.runner import run_case
-target = ReferenceTarget(vector_backend="python")
+target = ReferenceTarget(vector_backend="python", keyword_backend="python")
 info = target.hello()
 name = str(info.get("implementation", {}).get("name", ""))
 supported, kinds = set(info.get("features", [])), bool(info.get("error_kinds", False))
@@ -149,7 +150,7 @@ def driver_command(ws: Workspace, python: str = sys.executable) -> str:
     import shlex
 
     cmd = ["env", f"PYTHONPATH={ws.pkg}", python, "-m", "moss_ref_conformance.driver"]
-    return shlex.join([*cmd, "--option", "vector_backend=python"])
+    return shlex.join([*cmd, "--option", "vector_backend=python", "--option", "keyword_backend=python"])
 
 
 def run_fuzz(ws: Workspace, examples: int, timeout: float = FUZZ_TIMEOUT, python: str = sys.executable) -> Result:
