@@ -74,6 +74,9 @@ def near_test(text: str, path: object, strict: bool = False) -> Callable[[str], 
         if not (isfinite(dlat) and isfinite(dlng)):
             return False  # a NaN or infinite coordinate is at no distance
         h = sin(dlat / 2) ** 2 + cos_lat0 * cos(radians(lat)) * sin(dlng / 2) ** 2
-        return 2 * EARTH_RADIUS_M * asin(sqrt(min(1.0, max(0.0, h)))) <= radius  # rounding can push h past [0, 1]
+        # Rounding can push h out of [0, 1]; as in the real SDK there is no clamp: the square root of a
+        # negative h or the arcsine of a root above 1 is NaN, which is at no distance (FLT-22).
+        root = sqrt(h) if h >= 0.0 else math.nan
+        return root <= 1.0 and 2 * EARTH_RADIUS_M * asin(root) <= radius
 
     return near

@@ -719,6 +719,19 @@ def test_near_antipodal_points() -> None:
     assert not compile_filter(cond("l", "$near", f"-26.9471,-115.0856,{half_circumference - 1}")).matches(doc)
 
 
+def test_near_terms_rounded_out_of_the_unit_interval_match_nothing() -> None:
+    """FLT-22 (observed: moss 1.21.0): no clamp; a haversine term above 1 (nearly antipodal) or
+    below 0 (a stored latitude out of range) gives a NaN distance, within no radius, and no error."""
+    above = {"l": "-64.92083172713278,155.82169795139714"}  # h rounds to 1.0000000000000004
+    below = {"l": "168,180"}  # h rounds below 0
+    for radius in ("20015087", "3e7", "1e9"):
+        assert not compile_filter(cond("l", "$near", f"64.92083172813278,-24.17830204860286,{radius}")).matches(above)
+    for radius in ("0", "1", "3e7", "1e8"):
+        assert not compile_filter(cond("l", "$near", f"12,0,{radius}")).matches(below)
+    either = {"$or": [cond("l", "$near", "12,0,1e8"), cond("k", "$eq", "v")]}
+    assert compile_filter(either).matches({**below, "k": "v"})
+
+
 @pytest.mark.parametrize(
     "stored",
     ["", "abc", "40.7", "40.7,-73.9,5", "nan,0", "0,inf", "-inf,0", "1e999,0", "40.7;-73.9", ",", "0,0x1", "\x1c0,0"],
