@@ -85,3 +85,61 @@ def test_load_from_disk_adopts_the_snapshot_model_built_in(tmp_path: object) -> 
     assert fresh.model_id == saved.model_id
     result = asyncio.run(fresh.query("banana bread", QueryOptions(top_k=1)))
     assert [d.id for d in result.docs] == ["b"]
+
+
+class Sub(str):
+    """A str subclass: the metadata index leaves documents holding one to document-by-document evaluation."""
+
+    __slots__ = ()
+
+
+SUB_STEPS: list[tuple[str, str, object]] = [
+    ("add", "p", {"c": "x"}),
+    ("add", "v", {"c": Sub("x")}),
+    ("add", "f", {Sub("c"): "x"}),
+    ("add", "b", {Sub("c"): Sub("x")}),
+    ("delete", "v", None),
+    ("delete", "f", None),
+    ("add", "v2", {"c": Sub("x"), "d": "y"}),
+    ("delete", "p", None),
+    ("add", "f", {Sub("c"): "x"}),
+    ("delete", "b", None),
+    ("add", "p", {"c": "x"}),
+    ("delete", "v2", None),
+    ("add", "v", {"c": "y"}),
+    ("delete", "f", None),
+]
+#: Short sequences from an empty session: a plain document and a str-subclass one, the other added and deleted.
+SUB_SHORT: list[list[tuple[str, str, object]]] = [
+    [("add", "s", {"c": Sub("x")}), ("add", "q", {"c": "x"}), ("delete", "q", None)],
+    [("add", "p", {"c": "x"}), ("add", "g", {Sub("c"): "x"}), ("delete", "g", None)],
+    [("add", "p", {"c": "x"}), ("add", "h", {"c": Sub("x")}), ("delete", "h", None)],
+]
+SUB_FILTERS: list[dict[str, object]] = [
+    {"field": "c", "condition": {"$eq": "x"}},
+    {"field": "c", "condition": {"$in": ["x", "y"]}},
+    {"$or": [{"field": "c", "condition": {"$eq": "x"}}, {"field": "d", "condition": {"$eq": "y"}}]},
+    {"$and": [{"field": "c", "condition": {"$eq": "x"}}, {"field": "c", "condition": {"$ne": "z"}}]},
+]
+
+
+@pytest.mark.parametrize("steps", [SUB_STEPS, *SUB_SHORT])
+def test_filters_answer_every_document_when_metadata_holds_str_subclasses(steps: list[tuple[str, str, object]]) -> None:
+    """A filtered query finds exactly the documents the filter matches (FLT-29), after every add and delete,
+    also while documents whose metadata keys or values are str subclasses come and go."""
+    from moss_ref._filters import compile_filter
+
+    session = client().session_sync("kb", "custom")
+    stored: dict[str, object] = {}
+    for n, (op, doc_id, metadata) in enumerate(steps):
+        if op == "add":
+            doc = DocumentInfo(doc_id, "plain words", metadata=metadata, embedding=[1.0, 0.0])  # type: ignore[arg-type]
+            asyncio.run(session.add_docs([doc]))
+            stored[doc_id] = metadata
+        else:
+            asyncio.run(session.delete_docs([doc_id]))
+            del stored[doc_id]
+        for flt in SUB_FILTERS:
+            want = {i for i, md in stored.items() if compile_filter(flt).matches(md)}  # type: ignore[arg-type]
+            result = asyncio.run(session.query("", QueryOptions(embedding=[1.0, 0.0], top_k=20, filter=flt)))
+            assert {d.id for d in result.docs} == want, (n, op, doc_id, flt)
