@@ -208,6 +208,7 @@ class CloudMixin:
             embedder=self._embedder_for(model),
             vector_backend_factory=self._new_vector_backend,
             keyword_backend_factory=self._new_keyword_backend,
+            strict=self._strict(),
         )
         core.add_docs(parsed)  # every document rule, before any store traffic (CLD-1)
         store = self._authenticated_store()
@@ -276,6 +277,7 @@ class CloudMixin:
             embedder=None,
             vector_backend_factory=self._new_vector_backend,
             keyword_backend_factory=self._new_keyword_backend,
+            strict=self._strict(),
         )
         if stored.doc_count:  # no embedder: get_docs never embeds, so nothing is re-embedded
             core.replace_contents(stored.model_id, None, list(stored.records), stored.vectors, stored.dimension)

@@ -54,3 +54,15 @@ def test_strict_refuses_an_empty_document_id() -> None:
     assert strict.doc_count == 0
     lenient = MossClient("p", "k", store=MemoryStore()).session_sync("s", "custom")
     assert lenient.core.add_docs([DocumentInfo("", "y", embedding=[0, 1])]) == (1, 0)
+
+
+def test_strict_covers_the_client_calls_too() -> None:
+    """STRICT-1: create_index and the client's get_docs follow the client's strict mode, as sessions do."""
+    import asyncio
+
+    strict = MossClient("p", "k", store=MemoryStore(), strict=True)
+    with pytest.raises(InvalidArgumentError, match="non-empty"):
+        asyncio.run(strict.create_index("i", [DocumentInfo("", "y", embedding=[0.0, 1.0])], "custom"))
+    lenient = MossClient("p", "k", store=MemoryStore())
+    asyncio.run(lenient.create_index("i", [DocumentInfo("", "y", embedding=[0.0, 1.0])], "custom"))
+    assert [d.id for d in asyncio.run(lenient.get_docs("i"))] == [""]
