@@ -198,3 +198,12 @@ def test_term_id_lists_is_term_ids_of_each_text(texts: list[str]) -> None:
     assert term_id_lists(texts) == [term_ids(t) for t in texts]
     clean = [t.replace("_", "").replace("\x00", "") for t in texts]  # the one-scan path itself
     assert term_id_lists(clean) == [term_ids(t) for t in clean]
+
+
+@pytest.mark.parametrize("count", [2047, 2048, 2049, 4097])
+def test_term_id_lists_over_chunk_boundaries(count: int) -> None:
+    """Batches larger than one chunk of the batch tokenizer give each text its own term ids, in order."""
+    from moss_ref._bm25 import term_id_lists
+
+    texts = [f"doc{i} the common words running w{i % 13}" for i in range(count)]
+    assert term_id_lists(texts) == [term_ids(t) for t in texts]
