@@ -28,7 +28,7 @@ from typing import Final, Optional
 
 from ._bulk import collector_paused, load_rows
 from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
-from ._keyword_rule import documents_terms
+from ._keyword_rule import documents_terms, is_blank_document
 from ._keywords import PythonKeywords
 from ._protocols import KeywordBackend, VectorBackend
 
@@ -99,7 +99,7 @@ class Corpus:
             return
         ids = [r.id for r in records]
         self.vectors.put(ids, vectors)
-        self.keywords.put(ids, documents_terms((r.text, r.metadata) for r in records))
+        self._put_keywords(records)
         self._changed()
         stored = self.records
         for record in records:
@@ -124,7 +124,7 @@ class Corpus:
         with collector_paused():
             load_rows(self.vectors, ids, rows, dimension)
             # an empty backend: its bulk load
-            self.keywords.put(ids, documents_terms((r.text, r.metadata) for r in records))
+            self._put_keywords(records)
             self._changed()
             stored, position = self.records, self.position
             for record in records:  # stored order is position order (see _snapshot): ties survive a resume
@@ -134,6 +134,16 @@ class Corpus:
                 self._index(record)
         if self.dimension is None:
             self.dimension = dimension
+
+    def _put_keywords(self, records: Sequence[Record]) -> None:
+        """Index the records' keyword documents; a blank one is left out (and taken out when an
+        upsert blanks a document), so it counts in neither N nor avgdl (QRY-17)."""
+        blank = [r.id for r in records if is_blank_document(r.text, r.metadata)]
+        if blank:
+            self.keywords.remove(blank)
+            records = [r for r in records if not is_blank_document(r.text, r.metadata)]
+        if records:
+            self.keywords.put([r.id for r in records], documents_terms((r.text, r.metadata) for r in records))
 
     def remove(self, ids: Iterable[str]) -> int:
         """Remove the listed ids; unknown ids are ignored and a repeated id counts once (R-D-5)."""

@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from ._bm25 import K1, B
 from ._corpus import Corpus
-from ._keyword_rule import TermScore, TermStats, document_terms
+from ._keyword_rule import TermScore, TermStats, document_terms, is_blank_document
 from ._query import RRF_K, QueryPlan, check_query_vector, fused_scores, rank_keywords, rank_vectors, run, unit_float32
 
 __all__ = ["ExplainedHit", "Explanation", "TermScore", "explain", "format_explanation"]
@@ -95,7 +95,17 @@ def explain(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequen
     hits = run(plan, corpus, embed_once)
     mode = _mode(plan, corpus) if hits else NOTHING
     n_docs = len(corpus)
-    stats = TermStats({i: document_terms(r.text, r.metadata) for i, r in corpus.records.items()}) if hits else None
+    stats = (
+        TermStats(
+            {
+                i: document_terms(r.text, r.metadata)
+                for i, r in corpus.records.items()
+                if not is_blank_document(r.text, r.metadata)
+            }
+        )
+        if hits
+        else None
+    )
     avgdl = stats.avgdl if stats is not None else 0.0
     allowed = corpus.allowed(plan.filter) if hits else None
     vector_list: list[tuple[str, float]] = []

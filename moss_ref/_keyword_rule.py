@@ -44,6 +44,7 @@ __all__ = [
     "TermScore",
     "TermStats",
     "document_terms",
+    "is_blank_document",
     "documents_terms",
     "exact_rank",
     "idf",
@@ -97,6 +98,20 @@ def document_terms(text: str, metadata: Optional[Mapping[str, str]]) -> list[int
     """QRY-17: the term ids of a record's keyword document — its text, then each metadata key and
     value in the metadata's order (the order changes no score: BM25 counts a bag of terms)."""
     return _with_metadata(term_ids(text), metadata)
+
+
+#: Unicode White_Space (what the real SDK's trim removes; Python's str.isspace also takes U+001C..U+001F).
+_WHITE_SPACE: Final = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def is_blank_document(text: str, metadata: Optional[Mapping[str, str]]) -> bool:
+    """QRY-17: a document with a blank text (empty or Unicode white space only) and no metadata
+    field is not in the keyword index: it counts in neither N nor the average length (observed:
+    moss 1.21.0). A text of punctuation or stop words only is in it, with no terms."""
+    return not metadata and all(c in _WHITE_SPACE for c in text)
 
 
 def documents_terms(records: Iterable[tuple[str, Optional[Mapping[str, str]]]]) -> list[list[int]]:

@@ -39,8 +39,9 @@ def keyword_document(d: Doc) -> list[str]:
 
 
 def bm25_all(docs: Mapping[str, Doc], query: str) -> dict[str, float]:
-    n_docs = len(docs)
-    toks = {i: keyword_document(d) for i, d in docs.items()}
+    # QRY-17: a blank text without metadata is not in the keyword index (N and avgdl skip it)
+    toks = {i: keyword_document(d) for i, d in docs.items() if d.text.strip() or d.metadata}
+    n_docs = len(toks)
     avgdl = sum(len(t) for t in toks.values()) / n_docs if n_docs else 0.0
     out: dict[str, list[float]] = {}
     for q in tokens(query):

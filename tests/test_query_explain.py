@@ -166,12 +166,17 @@ def test_explain_counts_metadata_terms() -> None:
 
 def test_explain_terms_a_document_lacks() -> None:
     """EXPL-3: a query token a document lacks shows tf 0 and contributes 0; one no document has shows
-    df 0 and idf 0; with every text empty the norm is k1 * (1 - b); stop words are not listed."""
+    df 0 and idf 0; when no document has a term the norm is k1 * (1 - b); stop words are not listed;
+    a blank document is not in the keyword index (QRY-17), so it lists no terms."""
 
     async def go() -> tuple[Explanation, Explanation]:
         client = MossClient("p", "k", store=MemoryStore(), vector_backend="python")
         empty = await client.session("empty", "custom")
-        await empty.add_docs([DocumentInfo("e", "", embedding=[1.0, 0.0])])
+        await empty.add_docs([DocumentInfo("e", "the", embedding=[1.0, 0.0])])  # in the index, no terms
+        blank = await client.session("blank", "custom")
+        await blank.add_docs([DocumentInfo("b", "", embedding=[1.0, 0.0])])
+        (hit,) = (await blank.explain_query("the fox", QueryOptions(embedding=[1.0, 0.0], alpha=0.5))).hits
+        assert hit.id == "b" and hit.terms == ()
         session = await client.session("idx", "custom")
         await session.add_docs(
             [DocumentInfo("fox", "fox", embedding=[1.0, 0.0]), DocumentInfo("dog", "dog", embedding=[0.0, 1.0])]

@@ -469,3 +469,30 @@ def test_metadata_words_are_part_of_the_keyword_document(backend: str) -> None:
     assert ranked([DocumentInfo("b", "pie", {"k": "running"}, same)], "run") == ["b"]
     stop = [DocumentInfo("b", "apple banana", {"k": "the"}, same), DocumentInfo("c", "apple banana", {"k": ""}, same)]
     assert ranked(stop, "apple banana") == ["b", "c"] and ranked(stop[::-1], "apple banana") == ["c", "b"]
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_blank_documents_are_not_in_the_keyword_index(backend: str) -> None:
+    """QRY-17 (observed: moss 1.21.0): a blank text without metadata counts in neither N nor avgdl."""
+    same = [1.0, 0.0, 0.0]
+    keyword = QueryOptions(embedding=same, alpha=0.0, top_k=5)
+
+    def order(b_text: str, b_meta: dict[str, str] | None = None, later: str | None = None) -> list[str]:
+        s = custom_session(backend, f"{b_text!r}{b_meta}{later}")
+        s.core.add_docs(
+            [
+                DocumentInfo("c", "apple banana", {"n": "1", "color": "red", "order": "1"}, same),
+                DocumentInfo("b", b_text, b_meta, same),
+            ]
+        )
+        s.core.add_docs(
+            [DocumentInfo("a", "banana banana cherry", None, same), DocumentInfo("d", "cherry apple apple", None, same)]
+        )
+        if later is not None:
+            s.core.add_docs([DocumentInfo("b", later, None, same)])
+        return [d.id for d in s.core.query("apple banana", keyword).docs]
+
+    counted, left_out = ["a", "d", "c"], ["c", "a", "d"]
+    assert order("the") == counted and order("!!") == counted and order("", {"k": ""}) == counted
+    assert order("") == left_out and order(" \t\u3000") == left_out and order("\x1c") == counted
+    assert order("the", later="") == left_out and order("", later="the") == counted
