@@ -122,13 +122,15 @@ def run(options: ServeOptions) -> int:
             file=sys.stderr,
         )
     server = build(options, log_stream=sys.stderr)
-    print(_banner(server, options), flush=True)
 
     def stop(signum: int, frame: Optional[FrameType]) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     try:
+        # the banner is printed inside the try: a caller that signals as soon as it reads the
+        # banner must find the interrupt handled (a clean exit 0), not racing ahead of it
+        print(_banner(server, options), flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
