@@ -72,8 +72,6 @@ class Corpus:
         #: upsert, dropped by a delete (a re-added id goes last). Ties in every ranking order by it,
         #: as in the real SDK (QRY-6); it orders ids exactly as ``records`` (a dict) does.
         self.position: dict[str, int] = {}
-        #: Where the keyword signal breaks ties (QRY-6): ``position``, except that an upsert whose
-        #: metadata has more fields than before moves the document to the end (observed: moss 1.21.0).
         self._next_position = 0
         self.vectors = vectors
         self.keywords: KeywordBackend = PythonKeywords() if keywords is None else keywords
@@ -138,12 +136,17 @@ class Corpus:
     def _put_keywords(self, records: Sequence[Record]) -> None:
         """Index the records' keyword documents; a blank one is left out (and taken out when an
         upsert blanks a document), so it counts in neither N nor avgdl (QRY-17)."""
-        blank = [r.id for r in records if is_blank_document(r.text, r.metadata)]
+        kept: list[Record] = []
+        blank: list[str] = []
+        for r in records:
+            if is_blank_document(r.text, r.metadata):
+                blank.append(r.id)
+            else:
+                kept.append(r)
         if blank:
             self.keywords.remove(blank)
-            records = [r for r in records if not is_blank_document(r.text, r.metadata)]
-        if records:
-            self.keywords.put([r.id for r in records], documents_terms((r.text, r.metadata) for r in records))
+        if kept:
+            self.keywords.put([r.id for r in kept], documents_terms((r.text, r.metadata) for r in kept))
 
     def remove(self, ids: Iterable[str]) -> int:
         """Remove the listed ids; unknown ids are ignored and a repeated id counts once (R-D-5)."""
