@@ -165,11 +165,6 @@ class Corpus:
 
     # -- filters ---------------------------------------------------------------------------------
 
-    def matching(self, flt: Optional[Filter]) -> Optional[set[str]]:
-        """Ids passing ``flt`` (None means: no filter, every document), as a new set."""
-        allowed = self.allowed(flt)
-        return None if allowed is None else set(allowed)
-
     def allowed(self, flt: Optional[Filter]) -> Optional[Set[str]]:
         """Ids passing ``flt`` (None: no filter), read-only; a frozenset when answered from the index."""
         if flt is None:

@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import json
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Optional, Union, final
 
@@ -56,7 +54,6 @@ __all__ = [
     "IndexTerm",
     "compile_filter",
     "filter_value_text",
-    "plain_decimal",
     "OPERATORS",
     "PRECEDENCE",
     "MAX_DEPTH",
@@ -111,19 +108,6 @@ _OPERATOR_LIST: Final = "$eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $near"  # th
 # --------------------------------------------------------------------------------------------
 # Scalars
 # --------------------------------------------------------------------------------------------
-
-_PLAIN_DECIMAL: Final = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
-
-
-def plain_decimal(text: str) -> Decimal | None:
-    """The exact value of ``text`` if it is a plain decimal, else None (get_docs ``sort_by``).
-
-    Plain = optional ``+``/``-``, one or more ASCII digits, optionally ``.`` and one or more ASCII
-    digits. Filters do not use it: range operators use :func:`~moss_ref._filter_values.range_number`.
-    """
-    if _PLAIN_DECIMAL.fullmatch(text) is None:
-        return None
-    return Decimal(text)
 
 
 def _show(value: object, limit: int = 60) -> str:
