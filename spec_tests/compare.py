@@ -7,8 +7,8 @@ a target by the same rules:
 * CMP-2 an expected error matches an error response with the same ``code``; the ``kind`` is
   compared too when the target reports kinds; the message is never compared;
 * CMP-3 an expected result is *partial*: every key it gives must match, keys it omits are ignored;
-* CMP-4 ``score`` and ``embedding`` components match within :data:`~.protocol.TOLERANCE`; every
-  other value matches exactly;
+* CMP-4 ``score`` and ``embedding`` components (and the computed numbers of an ``explain_query``
+  result) match within :data:`~.protocol.TOLERANCE`; every other value matches exactly;
 * CMP-5 document lists have the expected length; ``get_docs`` lists are compared in order; query
   lists by their ``order`` mode: ``ties_as_sets`` (default: docs whose expected scores tie within
   the tolerance may come in any order among themselves), ``exact`` or ``set``.
@@ -22,6 +22,11 @@ from typing import Any
 from .protocol import DEFAULT_ORDER, QUERY_OPS, TOLERANCE, response_kind
 
 _TOLERANT_KEYS = frozenset({"score", "embedding"})
+#: explain_query's computed numbers (KIT-9) match within the tolerance too; counts, ranks and
+#: positions match exactly.
+_TOLERANT_KEYS |= frozenset(
+    {"similarity", "bm25", "idf", "avgdl", "norm", "contribution", "vector_part", "keyword_part", "fused", "alpha"}
+)
 
 
 def compare(

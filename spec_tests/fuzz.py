@@ -196,6 +196,7 @@ class FuzzReport:
             ("get_docs", {"get_docs"}),
             ("persistence", {"push_index"}),
             ("session", {"close_session"}),
+            ("explain", {"explain_query"}),
         ):
             if needs & ops:
                 features.append(feature)
@@ -250,6 +251,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     can_resume: bool = True  # whether the target can resume a pushed index
     builtin_models: bool = True  # whether the target can open built-in-model sessions (it may not offline)
     empty_ids: bool = True  # whether an index holding the empty id can be pushed and resumed
+    explain: bool = False  # whether both targets declare the explain feature (explain_query, KIT-9)
 
     def __init__(self) -> None:
         super().__init__()
@@ -391,6 +393,25 @@ class DifferentialMachine(RuleBasedStateMachine):
         """A well-formed query with a small top_k: where cuts, ties, BM25 and filters interact."""
         self._query(text, embedding, top_k, alpha, flt, _ABSENT, _ABSENT)
 
+    @precondition(lambda self: self.explain and not self.closed)
+    @rule(
+        text=st.sampled_from([t for t in QUERY_TEXTS if t.strip() and t != "the"]),  # texts with terms
+        embedding=st.sampled_from(VECTORS).map(list),
+        top_k=st.sampled_from((1, 2, 3, 5)),
+        alpha=st.sampled_from((_ABSENT, 0.0, 0.0, 0.5, 1.0, 1.5)),
+        flt=st.one_of(st.just(_ABSENT), st.sampled_from(FILTERS[:14])),
+    )
+    def explain_query(self, text: str, embedding: Any, top_k: Any, alpha: Any, flt: Any) -> None:
+        """The numbers behind a ranking (KIT-9): df, idf, lengths, avgdl, fused parts."""
+        args: dict[str, Any] = {"query": text, "embedding": embedding, "top_k": top_k}
+        if alpha is not _ABSENT:
+            args["alpha"] = alpha
+        if flt is not _ABSENT:
+            args["filter"] = flt
+        want = self.do("explain_query", args)
+        if "embedding length" in str(want.get("error", {}).get("message", "")):  # a built-in model: embed the text
+            self.do("explain_query", {k: v for k, v in args.items() if k != "embedding"})
+
     @rule()
     def push(self) -> None:
         if response_kind(self.do("push_index", {})) == "result":
@@ -471,6 +492,7 @@ def fuzz(
             "can_resume": bool(getattr(inner, "can_resume", True)),
             "builtin_models": bool(getattr(inner, "builtin_models", True)),
             "empty_ids": bool(getattr(inner, "empty_ids", True)),
+            "explain": "explain" in info.get("features", ()) and "explain" in reference.hello().get("features", ()),
         },
     )
     options: dict[str, Any] = {

@@ -242,6 +242,22 @@ class DuplicateBatchFirstWins(Mutant):
         return super().step(op, args)
 
 
+class ExplainLengthWithoutMetadata(Mutant):
+    name = "explain_length_without_metadata"
+    bug = "explain_query reports a document's length as its text's terms only, without its metadata's"
+
+    def step(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        out = super().step(op, args)
+        if op == "explain_query" and response_kind(out) == "result":
+            from moss_ref._bm25 import term_ids
+
+            records = self.session(args).core.corpus.records
+            for hit in out["result"]["hits"]:
+                for term in hit["terms"]:
+                    term["doc_length"] = len(term_ids(records[hit["id"]].text))
+        return out
+
+
 MUTANTS: dict[str, type[Mutant]] = {
     cls.name: cls
     for cls in (
@@ -257,6 +273,7 @@ MUTANTS: dict[str, type[Mutant]] = {
         GetDocsInsertionOrder,
         ClosedSessionUsable,
         DuplicateBatchFirstWins,
+        ExplainLengthWithoutMetadata,
     )
 }
 

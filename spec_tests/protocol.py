@@ -26,6 +26,7 @@ SESSION_OPS: Final = (
     "delete_docs",
     "get_docs",
     "query",
+    "explain_query",
     "doc_count",
     "session_info",
     "push_index",
@@ -51,14 +52,26 @@ FEATURES: Final = (
     "auth",
     "strict",
     "hash_embedder",
+    "explain",
 )
 #: Features a target may decline as a whole (the rest are the core API every SDK has).
 #: ``strict`` cases run with the reference's opt-in strict mode (STRICT-1), which refuses input
 #: the real SDK accepts; an SDK without such a mode declines them. ``hash_embedder`` cases expect
 #: the exact scores of the reference's deterministic embedder ``hash-v1`` (HASH rules) for the
 #: built-in model ids; only a target whose built-in models are served by ``hash-v1`` declares it
-#: (KIT-8), so the real SDK and a target embedding with a real model skip them.
-OPTIONAL_FEATURES: Final = ("geo", "client_query", "grouping", "text_embedding", "auth", "strict", "hash_embedder")
+#: (KIT-8), so the real SDK and a target embedding with a real model skip them. ``explain`` cases run
+#: ``explain_query``, moss_ref's query explanation (EXPL rules): the numbers a ranking was made
+#: from; only a target with that extension declares it (KIT-9), the real SDK has no such call.
+OPTIONAL_FEATURES: Final = (
+    "geo",
+    "client_query",
+    "grouping",
+    "text_embedding",
+    "auth",
+    "strict",
+    "hash_embedder",
+    "explain",
+)
 
 LEVELS: Final = ("required", "recommended")
 

@@ -141,8 +141,9 @@ class RealMossTarget(MossApiTarget):
         out = super().hello()
         through = "the kit's loopback stand-in" if self._standin is not None else "moss-ref serve"
         out["implementation"]["detail"] = f"async public API, offline through {through}"
-        # The SDK has no strict mode, and its built-in models are not hash-v1 (KIT-8).
-        out["features"] = [f for f in out["features"] if f not in ("strict", "hash_embedder")]
+        # The SDK has no strict mode, its built-in models are not hash-v1 (KIT-8), and it has no
+        # query explanation (KIT-9).
+        out["features"] = [f for f in out["features"] if f not in ("strict", "hash_embedder", "explain")]
         return out
 
     def start_case(self, name: str, features: Any) -> dict[str, Any]:

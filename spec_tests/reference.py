@@ -24,7 +24,7 @@ import asyncio
 import math
 import os
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from .protocol import (
     ERROR_KINDS,
@@ -86,6 +86,17 @@ def decode_filter(value: Any) -> Any:
 
 def _float_out(x: float) -> Any:
     return encode_float(float(x)) if not math.isfinite(x) else float(x)
+
+
+def _floats_out(value: Any) -> Any:
+    """``value`` with every float JSON-safe (non-finite ones as ``{"$float": ...}``), tuples as lists."""
+    if isinstance(value, float):
+        return _float_out(value)
+    if isinstance(value, dict):
+        return {k: _floats_out(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_floats_out(v) for v in value]
+    return value
 
 
 class _AuthCache:
@@ -359,6 +370,15 @@ class ReferenceTarget:
         session = self.session(args)
         return lambda: self.hits_out(session.core.query(args["query"], self.query_options(args)))
 
+    def op_explain_query(self, args: dict[str, Any]) -> Any:
+        session = self.session(args)
+        return lambda: self.explanation_out(session.core.explain_query(args["query"], self.query_options(args)))
+
+    @staticmethod
+    def explanation_out(explanation: Any) -> dict[str, Any]:
+        """An ``Explanation`` as the protocol's ``explain_query`` result (KIT-9): its fields as data."""
+        return cast("dict[str, Any]", _floats_out(explanation.to_dict()))
+
     def op_doc_count(self, args: dict[str, Any]) -> Any:
         session = self.session(args)
         return lambda: {"doc_count": session.doc_count}
@@ -439,7 +459,7 @@ class MossApiTarget(ReferenceTarget):
             "detail": "async public API",
         }
         if self._module != "moss_ref":  # another SDK embeds with its own models, not hash-v1 (KIT-8)
-            out["features"] = [f for f in out["features"] if f != "hash_embedder"]
+            out["features"] = [f for f in out["features"] if f not in ("hash_embedder", "explain")]
         return out
 
     def client(self, credentials: str = "default") -> Any:
@@ -504,6 +524,13 @@ class MossApiTarget(ReferenceTarget):
     def op_query(self, args: dict[str, Any]) -> Any:
         session = self.session(args)
         return lambda: self.hits_out(self.run(session.query(args["query"], self.query_options(args))))
+
+    def op_explain_query(self, args: dict[str, Any]) -> Any:
+        session = self.session(args)
+        explain = getattr(session, "explain_query", None)
+        if explain is None:
+            raise BadRequest(f"{self._module} sessions have no explain_query (the explain feature, KIT-9)")
+        return lambda: self.explanation_out(self.run(explain(args["query"], self.query_options(args))))
 
     def op_push_index(self, args: dict[str, Any]) -> Any:
         inner = super().op_push_index(args)

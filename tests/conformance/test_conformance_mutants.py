@@ -37,6 +37,7 @@ CAUGHT_BY = {
     "get_docs_insertion_order": ["get_docs.order.default_order_is_id_code_point"],
     "closed_session_usable": ["session.closed.add_docs_refused", "session.closed.query_refused"],
     "duplicate_batch_first_wins": ["documents.upsert.duplicates_in_batch_last_wins"],
+    "explain_length_without_metadata": ["explain.explain.hybrid_terms_df_idf_and_lengths"],
 }
 
 
@@ -77,7 +78,7 @@ def test_vectors_catch_a_mutant_served_by_the_driver() -> None:
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_fuzzer_catches_mutant(name: str, tmp_path: Path) -> None:
     report = fuzz(
-        lambda: make(name, vector_backend="python"), lambda: ReferenceTarget(vector_backend="python"), max_examples=200
+        lambda: make(name, vector_backend="python"), lambda: ReferenceTarget(vector_backend="python"), max_examples=300
     )
     assert report.counterexample is not None, f"the fuzzer did not catch {name}"
     assert len(report.counterexample["steps"]) <= 12, "the counterexample should be shrunk"

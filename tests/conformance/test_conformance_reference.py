@@ -88,3 +88,48 @@ def test_only_hash_v1_targets_declare_hash_embedder(monkeypatch: pytest.MonkeyPa
     assert summary.ok and {r.outcome for r in summary.results} == {"skip"}
     assert all("hash_embedder" in r.message for r in summary.results)
     _assert_all_pass(run_cases(InProcess(ReferenceTarget(vector_backend="python")), chosen))
+
+
+def test_only_moss_ref_targets_declare_explain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KIT-9: explain_query is moss_ref's extension. The reference and MossApiTarget over moss_ref
+    declare the feature and pass its cases (on both facades, numbers equal to the core's own
+    Explanation); MossApiTarget over another SDK declines it, so its cases are skipped there."""
+    import types
+
+    from moss_ref_conformance.cases import select
+    from moss_ref_conformance.protocol import OPTIONAL_FEATURES, SESSION_OPS
+
+    from moss_ref import DocumentInfo, MossClient, QueryOptions
+
+    assert "explain" in OPTIONAL_FEATURES and "explain_query" in SESSION_OPS
+    assert "explain" in ReferenceTarget().hello()["features"]
+    assert "explain" in MossApiTarget(module="moss_ref").hello()["features"]
+    fake = types.ModuleType("fake_moss_sdk")
+    fake.MossError = type("MossError", (Exception,), {})  # type: ignore[attr-defined]
+    fake.__version__ = "0"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_moss_sdk", fake)
+    fake_target = MossApiTarget(module="fake_moss_sdk")
+    assert "explain" not in fake_target.hello()["features"]
+
+    chosen = select(CASES, features=["explain"])
+    assert chosen and all(c.level == "recommended" for c in chosen)
+    assert any(step["op"] == "explain_query" for c in chosen for step in c.steps)
+    summary = run_cases(fake_target, chosen)
+    assert summary.ok and {r.outcome for r in summary.results} == {"skip"}
+    for backend in ("python", "numpy"):
+        _assert_all_pass(run_cases(InProcess(ReferenceTarget(vector_backend=backend, keyword_backend=backend)), chosen))
+    _assert_all_pass(run_cases(InProcess(MossApiTarget(module="moss_ref")), chosen))
+
+    # The op's result is the core's Explanation, field for field.
+    target = ReferenceTarget(vector_backend="python", keyword_backend="python")
+    target.start_case("explain", ["explain"])
+    target.step("open_session", {"index": "x", "model_id": "custom"})
+    target.step("add_docs", {"docs": [{"id": "a", "text": "pear pear fig", "embedding": [1, 0]}]})
+    got = target.step("explain_query", {"query": "pear", "embedding": [1, 0], "top_k": 1})["result"]
+    client = MossClient("p", "k", vector_backend="python", keyword_backend="python")
+    session = client.session_sync("x", "custom")
+    session.core.add_docs([DocumentInfo("a", "pear pear fig", None, [1.0, 0.0])])
+    want = session.core.explain_query("pear", QueryOptions(embedding=[1.0, 0.0], top_k=1)).to_dict()
+    assert got["hits"][0]["terms"][0]["tf"] == 2
+    assert got == {**want, "hits": [{**h, "terms": [dict(t) for t in h["terms"]]} for h in want["hits"]]}
+    target.close()
