@@ -9,7 +9,9 @@ For each mutant:
 3. the vectors run in a subprocess, ``python -c JUDGE``: the kit's own ``run_case`` over every
    shipped case against ``ReferenceTarget(vector_backend="python", keyword_backend="python")`` (what
    ``moss-conformance run --option vector_backend=python --option keyword_backend=python`` runs:
-   the core's own rule code, which the numpy backends would bypass), stopping at the first case that fails, with
+   the core's own rule code, which the numpy backends would bypass), then, if numpy imports,
+   against the numpy backends (which call other parts of the core, such as the keyword
+   shortlist's error bound), stopping at the first case that fails, with
    ``PYTHONPATH=<tmp>/pkg`` and the working directory ``<tmp>/cwd`` (an empty folder: ``python -c``
    puts the working directory first on ``sys.path``, so running from the repository root would
    import the clean ``moss_ref`` instead). The kit itself (``moss_ref_conformance``) comes from the
@@ -108,18 +110,27 @@ import sys
 from moss_ref_conformance.cases import load_cases
 from moss_ref_conformance.reference import ReferenceTarget
 from moss_ref_conformance.runner import run_case
-target = ReferenceTarget(vector_backend="python", keyword_backend="python")
-info = target.hello()
-name = str(info.get("implementation", {}).get("name", ""))
-supported, kinds = set(info.get("features", [])), bool(info.get("error_kinds", False))
 cases = load_cases()
-for n, case in enumerate(cases, 1):
-    res = run_case(target, case, supported, kinds, name)
-    if res.outcome in ("fail", "error"):
-        print(f"{res.outcome.upper()} {case.name}: {res.message[:300]}")
-        print(f"moss-conformance (judge, {n} of {len(cases)} cases run): first failure {case.name} FAILED")
-        sys.exit(1)
-print(f"moss-conformance (judge, {len(cases)} of {len(cases)} cases run): none failed OK")
+backends = ["python"]
+try:
+    import numpy  # noqa: F401
+    backends.append("numpy")
+except ImportError:
+    pass
+for backend in backends:  # the core's own rule code first; then the numpy backends, which call other core code
+    target = ReferenceTarget(vector_backend=backend, keyword_backend=backend)
+    info = target.hello()
+    name = str(info.get("implementation", {}).get("name", ""))
+    supported, kinds = set(info.get("features", [])), bool(info.get("error_kinds", False))
+    for n, case in enumerate(cases, 1):
+        res = run_case(target, case, supported, kinds, name)
+        if res.outcome in ("fail", "error"):
+            print(f"{res.outcome.upper()} {case.name}: {res.message[:300]}")
+            print(f"moss-conformance (judge, {backend} backends, {n} of {len(cases)} cases run): "
+                  f"first failure {case.name} FAILED")
+            sys.exit(1)
+    target.close()
+print(f"moss-conformance (judge, {len(cases)} cases on {' and '.join(backends)} backends): none failed OK")
 """
 
 

@@ -113,6 +113,24 @@ CASES: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "every_keyword_document_empty",
+        "description": "Texts of stop words only count in the keyword index with length 0, so avgdl is 0: the "
+        "length normalisation is then k1 * (1 - b) = 0.3, and no term matches.",
+        "rules": ["EXPL-3", "QRY-17"],
+        "steps": [
+            {
+                "op": "add_docs",
+                "args": {
+                    "docs": [
+                        {"id": "s", "text": "the", "embedding": [1, 0]},
+                        {"id": "t", "text": "a an", "embedding": [0, 1]},
+                    ]
+                },
+            },
+            _explain("the cat", embedding=[1, 0], top_k=2, alpha=0.5),
+        ],
+    },
+    {
         "name": "closed_session_refuses",
         "description": "explain_query validates as query does: a closed session refuses it.",
         "rules": ["EXPL-1"],
