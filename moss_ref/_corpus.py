@@ -56,7 +56,6 @@ class Corpus:
         "_fixed",
         "_next_position",
         "_norms",
-        "_unindexed",
         "dimension",
         "keywords",
         "position",
@@ -80,7 +79,6 @@ class Corpus:
         self.dimension = dimension
         self._fixed = dimension is not None
         self._fields: dict[str, dict[str, set[str]]] = {}  # field -> value -> ids
-        self._unindexed = 0  # documents whose metadata has a str-subclass key or value (see _index)
         self._cache: dict[IndexPlan, frozenset[str]] = {}
         self._cache_lock = threading.Lock()
         self._norms: dict[str, float] = {}  # id -> |d| of its stored vector, until the next change
@@ -171,7 +169,7 @@ class Corpus:
             return None
         plan = flt.index_plan
         records = self.records
-        if plan is not None and not self._unindexed:
+        if plan is not None:
             if flt.exact_plan:
                 return self._lookup(plan)
             candidates = self._lookup(plan)
@@ -233,13 +231,7 @@ class Corpus:
         if not metadata:
             return
         fields = self._fields
-        for field, value in metadata.items():
-            if type(field) is not str or type(value) is not str:
-                # A str subclass may compare or hash unlike a str: such documents switch the index
-                # off (every filter is then evaluated document by document), keeping the exact rule.
-                self._unindexed += 1
-                return
-        for field, value in metadata.items():
+        for field, value in metadata.items():  # plain str keys and values: DocumentInfo copies them (API-6)
             by_value = fields.get(field)
             if by_value is None:
                 by_value = fields[field] = {}
@@ -252,9 +244,6 @@ class Corpus:
     def _unindex(self, record: Record) -> None:
         metadata = record.metadata
         if not metadata:
-            return
-        if any(type(field) is not str or type(value) is not str for field, value in metadata.items()):
-            self._unindexed -= 1
             return
         fields = self._fields
         for field, value in metadata.items():

@@ -24,16 +24,8 @@ from typing import Generic, Optional, TypeVar
 
 from ._corpus import Record
 from ._ordering import field_key
-from ._types import ParentGrouping
 
 T = TypeVar("T")
-
-
-def is_parent_grouping(value: object) -> bool:
-    """A ``ParentGrouping`` whose two field names are ``str`` (the shape both get_docs and query accept)."""
-    return (
-        isinstance(value, ParentGrouping) and isinstance(value.parent_field, str) and isinstance(value.order_field, str)
-    )
 
 
 @dataclass(frozen=True)

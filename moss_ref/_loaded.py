@@ -175,10 +175,14 @@ def _without_grouping(options: Optional[QueryOptions]) -> Optional[QueryOptions]
     """``options`` with ``group_by`` dropped: the client's queries never group (the 1.21 client drops it)."""
     if not isinstance(options, QueryOptions) or options.group_by is None:
         return options
-    copy = QueryOptions.__new__(QueryOptions)
-    copy.__dict__.update(vars(options))
-    copy.group_by = None
-    return copy
+    return QueryOptions(
+        embedding=options.embedding,
+        top_k=options.top_k,
+        alpha=options.alpha,
+        filter=options.filter,
+        min_score=options.min_score,
+        candidate_depth=options.candidate_depth,
+    )
 
 
 def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str], Sequence[float]]) -> list[_Ranked]:

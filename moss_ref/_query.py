@@ -32,7 +32,6 @@ from ._bm25 import term_ids
 from ._corpus import Corpus
 from ._errors import InvalidArgumentError, query_invalid
 from ._filters import Filter, compile_filter
-from ._grouping import is_parent_grouping
 from ._types import ParentGrouping, QueryOptions
 
 _PLAIN_NUMBERS: Final = frozenset((float, int))
@@ -205,10 +204,10 @@ def plan_query(
     top_k = _count("top_k", opts.top_k, default_top_k)
     raw_alpha = DEFAULT_ALPHA if opts.alpha is None else opts.alpha
     if strict:
+        if opts.alpha_was_bool:  # the options read True as 1.0 and False as 0.0, as moss's do (API-6)
+            raise query_invalid(f"alpha must be a finite number between 0.0 and 1.0; got the bool {opts.alpha}")
         alpha = _unit_interval("alpha", raw_alpha, "a finite number")
     else:
-        if isinstance(raw_alpha, bool):  # the 1.21 options read True as 1.0 and False as 0.0 (observed)
-            raw_alpha = float(raw_alpha)
         alpha = min(1.0, max(0.0, _finite("alpha", raw_alpha, "a finite number (clamped to [0, 1])")))
     embedding = None
     if opts.embedding is not None:
@@ -216,9 +215,7 @@ def plan_query(
         # non-finite components are refused everywhere (observed: moss 1.21.0).
         embedding = check_query_vector(opts.embedding, dimension, used=alpha > 0 and dimension is not None)
     flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=strict)
-    group_by = opts.group_by
-    if group_by is not None and not is_parent_grouping(group_by):
-        raise query_invalid(f"group_by must be a ParentGrouping of two str field names or None; got {group_by!r}")
+    group_by = opts.group_by  # None or a ParentGrouping of two str: QueryOptions reads it when set (API-6)
     fetch = top_k * (GROUP_FETCH if group_by is not None else 1)
     min_score: Optional[float] = None
     depth = 2 * fetch

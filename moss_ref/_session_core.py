@@ -13,15 +13,16 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Sequence
-from typing import Any, Optional, TypeVar
+from typing import Optional, TypeVar
 
+from . import _convert
 from ._corpus import Corpus, Record
 from ._docs_input import to_document_infos
 from ._embedding import embed_checked
 from ._errors import InvalidArgumentError, NotADocumentError, internal, invalid, invalid_type, request_invalid
 from ._explain import Explanation, explain
 from ._filters import compile_filter
-from ._grouping import collapse, group_documents, is_parent_grouping
+from ._grouping import collapse, group_documents
 from ._models import CUSTOM
 from ._ordering import sort_records
 from ._protocols import Embedder, EmbedderFingerprint, KeywordBackend, VectorBackend
@@ -221,7 +222,7 @@ class SessionCore:
 
     def delete_docs(self, doc_ids: object) -> int:
         with self._lock:
-            ids = _id_list("doc_ids", doc_ids)  # argument types first, as moss 1.21 converts them
+            ids = _convert.text_list("doc_ids", doc_ids)  # argument types first, a TypeError as in moss 1.21
             self.ensure_open()
             return self._corpus.remove(ids)
 
@@ -233,15 +234,10 @@ class SessionCore:
             opts = options if options is not None else GetDocumentsOptions()
             if not isinstance(opts, GetDocumentsOptions):
                 raise invalid_type(f"options must be a GetDocumentsOptions or None; got {type(opts).__name__}")
-            ids = None if opts.doc_ids is None else _id_list("doc_ids", opts.doc_ids)
+            # doc_ids, sort_by, ascending and group_by were read when set (API-6); the filter is checked here
+            ids = opts.doc_ids
             flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=self.strict)
-            if opts.sort_by is not None and not isinstance(opts.sort_by, str):
-                raise invalid_type(
-                    f"sort_by must be a metadata field name (str) or None; got {type(opts.sort_by).__name__}"
-                )
-            if opts.ascending is not None and not isinstance(opts.ascending, bool):
-                raise invalid_type(f"ascending must be a bool or None; got {type(opts.ascending).__name__}")
-            grouping = _grouping(opts.group_by)
+            grouping = opts.group_by
             self.ensure_open()  # after the argument types, as in moss 1.21
             records = self._corpus.records
             if ids is not None:
@@ -347,23 +343,4 @@ def _upsert_flag(options: object) -> bool:
         return True
     if not isinstance(options, MutationOptions):
         raise invalid(f"options must be a MutationOptions or None; got {type(options).__name__}")
-    return True if options.upsert is None else bool(options.upsert)
-
-
-def _id_list(name: str, value: Any) -> list[str]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise invalid_type(f"{name} must be a list of str; got {type(value).__name__}")
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise invalid_type(f"{name}[{i}] must be a str; got {type(item).__name__}")
-    return list(value)
-
-
-def _grouping(value: object) -> Optional[ParentGrouping]:
-    if value is None:
-        return None
-    if not isinstance(value, ParentGrouping):
-        raise invalid_type(f"group_by must be a ParentGrouping or None; got {type(value).__name__}")
-    if not is_parent_grouping(value):
-        raise invalid_type("group_by.parent_field and group_by.order_field must be str")
-    return value
+    return options.upsert is not False  # a bool or None: MutationOptions reads it when set (API-6)

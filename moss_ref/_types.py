@@ -10,11 +10,11 @@ these types have a readable ``repr``.
 
 from __future__ import annotations
 
-import math
-from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
+
+from . import _convert
 
 __all__ = [
     "DocumentInfo",
@@ -39,25 +39,7 @@ __all__ = [
 ]
 
 
-def _check_str(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be str, got {type(value).__name__}")
-    return value
-
-
-def _to_float32_list(name: str, value: Iterable[Any]) -> list[float]:
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of numbers, got {type(value).__name__}")
-    out: list[float] = []
-    for x in value:
-        if not isinstance(x, (int, float)):
-            raise TypeError(f"{name} must be a sequence of numbers, got an item of type {type(x).__name__}")
-        out.append(float(x))
-    try:
-        return list(array("f", out))
-    except OverflowError:
-        # |x| beyond float32 range becomes +-inf, as a float32 cast would (rejected later, S-20)
-        return [x if math.isnan(x) or abs(x) <= 3.4028234663852886e38 else math.copysign(math.inf, x) for x in out]
+_check_str = _convert.text
 
 
 def stored_embedding(doc: DocumentInfo) -> Optional[list[float]]:
@@ -121,13 +103,7 @@ class DocumentInfo:
         if value is None:
             self._metadata = None
             return
-        if not isinstance(value, Mapping):
-            raise TypeError(f"DocumentInfo.metadata must be a dict of str to str, got {type(value).__name__}")
-        md: dict[str, str] = {}
-        for k, v in value.items():
-            _check_str("DocumentInfo.metadata key", k)
-            md[k] = _check_str(f"DocumentInfo.metadata[{k!r}]", v)
-        self._metadata = md
+        self._metadata = _convert.text_mapping("DocumentInfo.metadata", value)
 
     @property
     def embedding(self) -> Optional[list[float]]:
@@ -136,7 +112,7 @@ class DocumentInfo:
 
     @embedding.setter
     def embedding(self, value: Optional[Sequence[float]]) -> None:
-        self._embedding = None if value is None else _to_float32_list("DocumentInfo.embedding", value)
+        self._embedding = None if value is None else _convert.float32_list("DocumentInfo.embedding", value)
 
     @property
     def payload(self) -> Optional[str]:
@@ -177,21 +153,23 @@ class SearchResult:
     model_id: Optional[str] = None
 
 
-def _non_negative_int(name: str, value: object) -> Optional[int]:
-    """As moss 1.21's unsigned 64-bit field: a bool counts as 0/1; negative or >= 2**64 overflows."""
-    if value is None:
-        return None
-    if not isinstance(value, int):
-        raise TypeError(f"{name} must be a non-negative int, got {type(value).__name__}")
-    if value < 0:
-        raise OverflowError("can't convert negative int to unsigned")
-    if value >= 2**64:
-        raise OverflowError("int too big to convert")
-    return int(value)
-
-
 class QueryOptions:
-    """Query options (T-12). Stored as given; ranges are validated at query time (Q-1, Q-3, Q-7)."""
+    """Query options (T-12). Each field is read when set, as moss 1.21 reads it (API-6): ``embedding``
+    as float32 values, ``top_k`` and ``candidate_depth`` as unsigned ints, ``alpha`` and
+    ``min_score`` as numbers, ``group_by`` as a ParentGrouping; ``filter`` is kept as given and
+    checked when used. Ranges are checked at query time (QRY-2, QRY-4, QRY-9).
+    """
+
+    __slots__ = (
+        "_alpha",
+        "_alpha_bool",
+        "_candidate_depth",
+        "_embedding",
+        "_group_by",
+        "_min_score",
+        "_top_k",
+        "filter",
+    )
 
     def __init__(
         self,
@@ -203,13 +181,69 @@ class QueryOptions:
         min_score: Optional[float] = None,
         candidate_depth: Optional[int] = None,
     ) -> None:
-        self.embedding = None if embedding is None else _to_float32_list("QueryOptions.embedding", embedding)
-        self.top_k = _non_negative_int("QueryOptions.top_k", top_k)
+        self.embedding = embedding
+        self.top_k = top_k
         self.alpha = alpha
         self.filter = filter
         self.group_by = group_by
         self.min_score = min_score
-        self.candidate_depth = _non_negative_int("QueryOptions.candidate_depth", candidate_depth)
+        self.candidate_depth = candidate_depth
+
+    @property
+    def embedding(self) -> Optional[list[float]]:
+        return self._embedding
+
+    @embedding.setter
+    def embedding(self, value: Optional[Sequence[float]]) -> None:
+        self._embedding = None if value is None else _convert.float32_list("QueryOptions.embedding", value)
+
+    @property
+    def top_k(self) -> Optional[int]:
+        return self._top_k
+
+    @top_k.setter
+    def top_k(self, value: Optional[int]) -> None:
+        self._top_k = _convert.count("QueryOptions.top_k", value)
+
+    @property
+    def alpha(self) -> Optional[float]:
+        return self._alpha
+
+    @alpha.setter
+    def alpha(self, value: Optional[float]) -> None:
+        self._alpha = _convert.number("QueryOptions.alpha", value)
+        self._alpha_bool = isinstance(value, bool)  # strict mode refuses a bool alpha (STRICT-1)
+
+    @property
+    def alpha_was_bool(self) -> bool:
+        """Whether ``alpha`` was given as a bool (read as 0.0 or 1.0; strict mode refuses it)."""
+        return self._alpha_bool
+
+    @property
+    def group_by(self) -> Optional[ParentGrouping]:
+        return self._group_by
+
+    @group_by.setter
+    def group_by(self, value: Optional[ParentGrouping]) -> None:
+        self._group_by: Optional[ParentGrouping] = _convert.instance(
+            "QueryOptions.group_by", value, ParentGrouping, "ParentGrouping"
+        )
+
+    @property
+    def min_score(self) -> Optional[float]:
+        return self._min_score
+
+    @min_score.setter
+    def min_score(self, value: Optional[float]) -> None:
+        self._min_score = _convert.number("QueryOptions.min_score", value)
+
+    @property
+    def candidate_depth(self) -> Optional[int]:
+        return self._candidate_depth
+
+    @candidate_depth.setter
+    def candidate_depth(self, value: Optional[int]) -> None:
+        self._candidate_depth = _convert.count("QueryOptions.candidate_depth", value)
 
     def __repr__(self) -> str:
         return (
@@ -219,30 +253,116 @@ class QueryOptions:
         )
 
 
-@dataclass(eq=False)
 class GetDocumentsOptions:
-    """get_docs options (T-13); the filter is validated when used."""
+    """get_docs options (T-13), read when set as moss 1.21 reads them (API-6): ``doc_ids`` a list of
+    str, ``sort_by`` a str, ``ascending`` a bool, ``group_by`` a ParentGrouping; the filter is
+    kept as given and checked when used."""
 
-    doc_ids: Optional[list[str]] = None
-    filter: Optional[Mapping[str, Any]] = None
-    sort_by: Optional[str] = None
-    ascending: Optional[bool] = None
-    group_by: Optional[ParentGrouping] = None
+    __slots__ = ("_ascending", "_doc_ids", "_group_by", "_sort_by", "filter")
+
+    def __init__(
+        self,
+        doc_ids: Optional[Sequence[str]] = None,
+        filter: Optional[Mapping[str, Any]] = None,
+        sort_by: Optional[str] = None,
+        ascending: Optional[bool] = None,
+        group_by: Optional[ParentGrouping] = None,
+    ) -> None:
+        self.doc_ids = doc_ids
+        self.filter = filter
+        self.sort_by = sort_by
+        self.ascending = ascending
+        self.group_by = group_by
+
+    @property
+    def doc_ids(self) -> Optional[list[str]]:
+        return self._doc_ids
+
+    @doc_ids.setter
+    def doc_ids(self, value: Optional[Sequence[str]]) -> None:
+        self._doc_ids = None if value is None else _convert.text_list("GetDocumentsOptions.doc_ids", value)
+
+    @property
+    def sort_by(self) -> Optional[str]:
+        return self._sort_by
+
+    @sort_by.setter
+    def sort_by(self, value: Optional[str]) -> None:
+        self._sort_by = _convert.optional_text("GetDocumentsOptions.sort_by", value)
+
+    @property
+    def ascending(self) -> Optional[bool]:
+        return self._ascending
+
+    @ascending.setter
+    def ascending(self, value: Optional[bool]) -> None:
+        self._ascending = _convert.flag("GetDocumentsOptions.ascending", value)
+
+    @property
+    def group_by(self) -> Optional[ParentGrouping]:
+        return self._group_by
+
+    @group_by.setter
+    def group_by(self, value: Optional[ParentGrouping]) -> None:
+        self._group_by: Optional[ParentGrouping] = _convert.instance(
+            "GetDocumentsOptions.group_by", value, ParentGrouping, "ParentGrouping"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"GetDocumentsOptions(doc_ids={self.doc_ids!r}, filter={self.filter!r}, sort_by={self.sort_by!r}, "
+            f"ascending={self.ascending!r}, group_by={self.group_by!r})"
+        )
 
 
-@dataclass(eq=False)
 class MutationOptions:
-    """``upsert``: None or True replace existing ids (S-15); False skips them (R-D-3)."""
+    """``upsert``: None or True replace existing ids (S-15); False skips them (R-D-3). A bool only (API-6)."""
 
-    upsert: Optional[bool] = None
+    __slots__ = ("_upsert",)
+
+    def __init__(self, upsert: Optional[bool] = None) -> None:
+        self.upsert = upsert
+
+    @property
+    def upsert(self) -> Optional[bool]:
+        return self._upsert
+
+    @upsert.setter
+    def upsert(self, value: Optional[bool]) -> None:
+        self._upsert = _convert.flag("MutationOptions.upsert", value)
+
+    def __repr__(self) -> str:
+        return f"MutationOptions(upsert={self.upsert!r})"
 
 
-@dataclass(eq=False)
 class ParentGrouping:
-    """Collapse documents sharing metadata ``parent_field``, siblings ordered by ``order_field`` (T-14)."""
+    """Collapse documents sharing metadata ``parent_field``, siblings ordered by ``order_field`` (T-14).
+    Both are str, checked when set (API-6)."""
 
-    parent_field: str
-    order_field: str
+    __slots__ = ("_order_field", "_parent_field")
+
+    def __init__(self, parent_field: str, order_field: str) -> None:
+        self.parent_field = parent_field
+        self.order_field = order_field
+
+    @property
+    def parent_field(self) -> str:
+        return self._parent_field
+
+    @parent_field.setter
+    def parent_field(self, value: str) -> None:
+        self._parent_field = _convert.text("ParentGrouping.parent_field", value)
+
+    @property
+    def order_field(self) -> str:
+        return self._order_field
+
+    @order_field.setter
+    def order_field(self, value: str) -> None:
+        self._order_field = _convert.text("ParentGrouping.order_field", value)
+
+    def __repr__(self) -> str:
+        return f"ParentGrouping(parent_field={self.parent_field!r}, order_field={self.order_field!r})"
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,6 +12,7 @@ moss_ref extension; a score above 1 by one float32 step is inside the kit's scor
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, overload
 
@@ -31,7 +32,7 @@ def _session() -> SessionIndex:
 
 def _query(s: SessionIndex, embedding: object, alpha: float) -> list[str]:
     opts = QueryOptions(embedding=[1.0, 0.0, 0.0], alpha=alpha)
-    opts.embedding = embedding  # type: ignore[assignment]  # after construction: no float32 conversion
+    opts.embedding = embedding  # type: ignore[assignment]  # read as float32 when set, as in the constructor (API-6)
     return [d.id for d in s.core.query("apple", opts).docs]
 
 
@@ -64,26 +65,37 @@ class _OnePass(Sequence[float]):
         [1e39, 0.0, 0.0],  # finite in float64, infinite as float32
         [1e39, 1e39, 1e39],  # every component out of range
         [4e38, 0.0, 0.0],  # between the float32 maximum and twice it
-        [3.402823466388e38, 0.0, 0.0],  # just above the float32 maximum
         [0.0, -4e38, 0.0],
-        [True, True, True],  # bools are not numbers here
-        ["1", 0.0, 0.0],  # nor are strings
-        5,  # not a sequence
     ],
 )
-def test_an_assigned_query_embedding_is_checked_raw(embedding: object) -> None:
-    """QRY-2 on a value assigned to QueryOptions.embedding after construction, at alpha 0 too."""
+def test_an_assigned_query_embedding_beyond_float32_is_refused(embedding: object) -> None:
+    """QRY-2 on a value assigned to QueryOptions.embedding after construction, at alpha 0 too: read
+    as float32 when set (API-6), a component beyond the float32 range is infinite, refused at query."""
     s = _session()
     with pytest.raises(InvalidArgumentError):
         _query(s, embedding, 0.0)
 
 
+@pytest.mark.parametrize("embedding", [["1", 0.0, 0.0], 5, "abc", {0: 1.0}, iter([1.0, 0.0, 0.0])])
+def test_an_assigned_query_embedding_of_other_types_raises_when_set(embedding: object) -> None:
+    """API-6 (observed: moss 1.21.0): a string, a non-sequence or a string item is a TypeError at once."""
+    opts = QueryOptions(embedding=[1.0, 0.0, 0.0])
+    with pytest.raises(TypeError, match=r"QueryOptions\.embedding"):
+        opts.embedding = embedding  # type: ignore[assignment]
+    assert opts.embedding == [1.0, 0.0, 0.0]
+
+
 def test_an_assigned_query_embedding_of_other_real_types_is_used() -> None:
-    """Real numbers that are not float or int (a Fraction) and a once-iterable sequence are read fully."""
+    """Numbers of other types (bool, Fraction, Decimal) and any sequence (one read once too) are read
+    as float32 (API-6, observed: moss 1.21.0)."""
     s = _session()
     assert _query(s, [Fraction(0), Fraction(1), Fraction(0)], 1.0) == ["b", "a"]
+    assert _query(s, [False, True, False], 1.0) == ["b", "a"]
+    assert _query(s, [Decimal(0), Decimal("0.5"), Decimal(0)], 1.0) == ["b", "a"]
     assert _query(s, _OnePass([0.0, 1.0, 0.0]), 1.0) == ["b", "a"]
+    assert _query(s, (0.0, 1.0, 0.0), 1.0) == ["b", "a"]
     assert _query(s, [3.4028234663852886e38, 0.0, 0.0], 0.0) == ["a"]  # the float32 maximum itself
+    assert _query(s, [3.402823466388e38, 0.0, 0.0], 0.0) == ["a"]  # just above it: rounds to it, as a cast does
 
 
 def test_explain_shows_the_clamped_alpha() -> None:

@@ -178,12 +178,14 @@ def test_delete_counts_removed_ignores_unknown_and_repeats(vector_backend: str) 
 
 @pytest.mark.parametrize("bad", ["a", None, [1], ("a", 2), {"a": 1}])
 def test_delete_rejects_non_list_of_str(bad: object) -> None:
+    """API-6 (observed: moss 1.21.0): a plain TypeError, without an error code, and nothing deleted."""
     s = builtin_session()
     s.core.add_docs([DocumentInfo("a", "x")])
-    with pytest.raises(InvalidArgumentError, match="doc_ids") as info:
+    with pytest.raises(TypeError, match="doc_ids") as info:
         s.core.delete_docs(bad)
-    assert isinstance(info.value, TypeError)  # moss 1.21 raises a TypeError here
+    assert not isinstance(info.value, InvalidArgumentError)
     assert s.doc_count == 1
+    assert s.core.delete_docs(("a",)) == 1  # any sequence of str
 
 
 def test_get_docs_default_order_is_code_point_id_order() -> None:
@@ -298,20 +300,46 @@ def test_get_docs_group_order_parents_first_then_the_rest_in_list_order() -> Non
 
 
 @pytest.mark.parametrize(
-    "options, match",
+    "field, value",
     [
-        (GetDocumentsOptions(doc_ids="a"), "doc_ids"),  # type: ignore[arg-type]
-        (GetDocumentsOptions(filter={"field": "k"}), "condition"),
-        (GetDocumentsOptions(sort_by=3), "sort_by"),  # type: ignore[arg-type]
-        (GetDocumentsOptions(ascending="yes"), "ascending"),  # type: ignore[arg-type]
-        (GetDocumentsOptions(group_by=("a", "b")), "group_by"),  # type: ignore[arg-type]
-        ({"doc_ids": ["a"]}, "GetDocumentsOptions"),
+        ("doc_ids", "a"),
+        ("doc_ids", [1]),
+        ("sort_by", 3),
+        ("ascending", "yes"),
+        ("ascending", 1),
+        ("group_by", ("a", "b")),
     ],
+)
+def test_get_docs_options_read_their_fields_when_set(field: str, value: object) -> None:
+    """API-6 (observed: moss 1.21.0): GetDocumentsOptions reads doc_ids, sort_by, ascending and
+    group_by when built and when set, raising a plain TypeError (no error code) right there."""
+    with pytest.raises(TypeError, match=f"GetDocumentsOptions.{field}") as info:
+        GetDocumentsOptions(**{field: value})
+    assert not isinstance(info.value, InvalidArgumentError)
+    options = GetDocumentsOptions()
+    with pytest.raises(TypeError, match=f"GetDocumentsOptions.{field}"):
+        setattr(options, field, value)
+    assert getattr(options, field) is None
+
+
+def test_get_docs_options_copy_ids_as_plain_str() -> None:
+    """API-6: doc_ids may be any sequence of str (a tuple too); the list holds plain str copies."""
+
+    class Sub(str):
+        pass
+
+    options = GetDocumentsOptions(doc_ids=(Sub("a"), "b"))
+    assert options.doc_ids == ["a", "b"] and type(options.doc_ids[0]) is str
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [(GetDocumentsOptions(filter={"field": "k"}), "condition"), ({"doc_ids": ["a"]}, "GetDocumentsOptions")],
 )
 def test_get_docs_rejects_bad_options(options: object, match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match) as info:
         builtin_session().core.get_docs(options)  # type: ignore[arg-type]
-    # wrong types are TypeErrors too, as moss 1.21 raises them; a malformed filter is not
+    # a wrong options type is a TypeError too, as moss 1.21 raises it; a malformed filter is not
     assert isinstance(info.value, TypeError) == (match != "condition")
 
 

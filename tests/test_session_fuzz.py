@@ -75,8 +75,13 @@ def documents(draw: st.DrawFn) -> object:
 
 
 def _with_junk(obj: Any, junk: dict[str, object]) -> Any:
+    """``obj`` with each junk field set where the options accept it; a field they refuse when set
+    (API-6: a TypeError or OverflowError right there, as moss raises it) keeps its value."""
     for name, value in junk.items():
-        setattr(obj, name, value)
+        try:
+            setattr(obj, name, value)
+        except (TypeError, OverflowError, ValueError):
+            pass
     return obj
 
 
