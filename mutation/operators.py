@@ -60,6 +60,7 @@ DEFAULT_MODULES: tuple[str, ...] = (
     "_corpus.py",
     "_session_core.py",
     "_hash_embedder.py",
+    "_convert.py",
 )
 
 OPERATORS: tuple[str, ...] = (

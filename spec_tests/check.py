@@ -38,6 +38,7 @@ from .cases import (
     vector_files,
 )
 from .protocol import FEATURES
+from .python_values import has_tags
 
 #: A rule starts a line as ``**PREFIX-N**`` (``**MINI-1 Title.**`` is read as MINI-1 too).
 RULE_LINE = re.compile(r"^\*\*([A-Z][A-Z0-9]*-[0-9]+)\b", re.MULTILINE)
@@ -169,6 +170,11 @@ def check(
         if case.folder != REGRESSIONS and not case.rules:
             out.problems.append(f"{case.file}: {case.name}: cites no rule")
         out.problems += [f"{case.file}: {p}" for p in _step_problems(case)]
+        tagged = any(has_tags(s.get("args", {})) or "assign" in s.get("args", {}) for s in case.steps)
+        if tagged and "python_values" not in case.features:
+            out.problems.append(
+                f"{case.file}: {case.name}: holds {{'$py': ...}} values or assign but lacks python_values"
+            )
         out.cited |= set(case.rules)
 
     sources = rule_sources(conformance)

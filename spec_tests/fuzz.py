@@ -27,6 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from .cases import REGRESSIONS, pretty_json
 from .compare import compare, expectation_from
 from .protocol import QUERY_OPS, response_kind
+from .python_values import has_tags
 from .targets import InProcess, Target
 
 INDEX = "kb"
@@ -85,6 +86,11 @@ NUMBERS = ("1", "2", "10", "x", "-3", "2.5")
 PARENTS = ("p1", "p2")
 PLACES = ("40.7580,-73.9855", "40.6892,-74.0445", "48.8566,2.3522", "nowhere")
 _ABSENT: Any = object()
+
+
+def py_tuple(items: list[Any]) -> dict[str, Any]:
+    """A ``{"$py": "tuple"}`` tag (KIT-10)."""
+    return {"$py": "tuple", "value": list(items)}
 
 
 def _field_filter(fld: str, op: str, value: Any) -> dict[str, Any]:
@@ -200,6 +206,8 @@ class FuzzReport:
         ):
             if needs & ops:
                 features.append(feature)
+        if any(has_tags(s.get("args", {})) or "assign" in s.get("args", {}) for s in self.counterexample["steps"]):
+            features.append("python_values")
         if any(
             isinstance(s.get("args"), dict) and s["args"].get("filter") is not None
             for s in self.counterexample["steps"]
@@ -252,6 +260,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     builtin_models: bool = True  # whether the target can open built-in-model sessions (it may not offline)
     empty_ids: bool = True  # whether an index holding the empty id can be pushed and resumed
     explain: bool = False  # whether both targets declare the explain feature (explain_query, KIT-9)
+    python_values: bool = False  # whether both targets declare python_values ({"$py": ...} tags, KIT-10)
 
     def __init__(self) -> None:
         super().__init__()
@@ -412,6 +421,67 @@ class DifferentialMachine(RuleBasedStateMachine):
         if "embedding length" in str(want.get("error", {}).get("message", "")):  # a built-in model: embed the text
             self.do("explain_query", {k: v for k, v in args.items() if k != "embedding"})
 
+    @precondition(lambda self: self.python_values)
+    @rule(
+        docs=st.lists(
+            st.tuples(ids_, st.sampled_from(WORDS), st.booleans(), st.booleans(), vector_, st.booleans()),
+            min_size=1,
+            max_size=4,
+        ),
+        metadata=st.sampled_from(({"color": "red", "n": "2"}, {"color": "blue"}, {"n": "10", "parent": "p1"})),
+    )
+    def add_python_docs(self, docs: list[tuple[Any, ...]], metadata: dict[str, str]) -> None:
+        """Documents whose metadata keys and/or values are str subclasses, some with tuple embeddings (KIT-10)."""
+        batch = []
+        for doc_id, text, keys, values, emb, as_tuple in docs:
+            tag = {"$py": "str_metadata", "value": metadata, "keys": keys, "values": values}
+            batch.append({"id": doc_id, "text": text, "metadata": tag, "embedding": py_tuple(emb) if as_tuple else emb})
+        self.do("add_docs", {"docs": batch})
+
+    @precondition(lambda self: self.python_values)
+    @rule(
+        flt=st.one_of(
+            st.just(_ABSENT),
+            st.sampled_from(FILTERS[:14]).map(lambda f: {"$py": "shared", "value": f}),
+            st.sampled_from(FILTERS[:14]).map(lambda f: {"$py": "deep_and", "value": f, "depth": 250}),
+        ),
+        assign=st.fixed_dictionaries(
+            {},
+            optional={
+                "embedding": st.sampled_from(
+                    (
+                        py_tuple([1, 0, 0]),
+                        [{"$py": "fraction", "value": "1/3"}, {"$py": "fraction", "value": "2/3"}, 0],
+                        [True, False, False],
+                        "abc",
+                        [1, "x", 0],
+                        [1e39, 0, 0],
+                    )
+                ),
+                "top_k": st.sampled_from((-1, 0, 2, True, 2**64)),
+                "alpha": st.sampled_from(("0.5", True, 0.25, {"$py": "fraction", "value": "1/2"})),
+                "group_by": st.sampled_from(({"$py": "raw", "value": "parent"},)),
+            },
+        ),
+    )
+    def python_query(self, flt: Any, assign: dict[str, Any]) -> None:
+        """A query whose options are set after construction, or whose filter is built in Python (KIT-10)."""
+        args: dict[str, Any] = {"query": "the cat", "embedding": [1, 0, 0], "top_k": 3}
+        if flt is not _ABSENT:
+            args["filter"] = flt
+        if assign:
+            args["assign"] = assign
+        self.do("query", args)
+
+    @precondition(lambda self: self.python_values)
+    @rule(
+        ids=st.sampled_from(({"$py": "raw", "value": "ab"}, py_tuple(["a", "b"]), [{"$py": "str", "value": "a"}])),
+        delete=st.booleans(),
+    )
+    def python_ids(self, ids: Any, delete: bool) -> None:
+        """get_docs/delete_docs ids given as a string, a tuple or str subclasses (KIT-10)."""
+        self.do("delete_docs", {"ids": ids}) if delete else self.do("get_docs", {"doc_ids": ids})
+
     @rule()
     def push(self) -> None:
         if response_kind(self.do("push_index", {})) == "result":
@@ -493,6 +563,8 @@ def fuzz(
             "builtin_models": bool(getattr(inner, "builtin_models", True)),
             "empty_ids": bool(getattr(inner, "empty_ids", True)),
             "explain": "explain" in info.get("features", ()) and "explain" in reference.hello().get("features", ()),
+            "python_values": "python_values" in info.get("features", ())
+            and "python_values" in reference.hello().get("features", ()),
         },
     )
     options: dict[str, Any] = {

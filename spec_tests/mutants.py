@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .protocol import decode_float, response_kind
+from .python_values import decode as decode_python_values
+from .python_values import has_tags
 from .reference import DEFAULT_SESSION, ReferenceTarget, decode_filter
 
 
@@ -24,6 +26,19 @@ class Mutant(ReferenceTarget):
 
     name = "mutant"
     bug = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each mutant's ``step`` sees Python values decoded (KIT-10), as the reference's does."""
+        super().__init_subclass__(**kwargs)
+        inner = cls.__dict__.get("step")
+        if inner is not None:
+
+            def step(self: Mutant, op: str, args: dict[str, Any]) -> dict[str, Any]:
+                if has_tags(args):
+                    args = decode_python_values(args)
+                return inner(self, op, args)  # type: ignore[no-any-return]
+
+            cls.step = step  # type: ignore[method-assign]
 
     def hello(self) -> dict[str, Any]:
         out = super().hello()

@@ -53,6 +53,7 @@ FEATURES: Final = (
     "strict",
     "hash_embedder",
     "explain",
+    "python_values",
 )
 #: Features a target may decline as a whole (the rest are the core API every SDK has).
 #: ``strict`` cases run with the reference's opt-in strict mode (STRICT-1), which refuses input
@@ -62,6 +63,9 @@ FEATURES: Final = (
 #: (KIT-8), so the real SDK and a target embedding with a real model skip them. ``explain`` cases run
 #: ``explain_query``, moss_ref's query explanation (EXPL rules): the numbers a ranking was made
 #: from; only a target with that extension declares it (KIT-9), the real SDK has no such call.
+#: ``python_values`` cases hold ``{"$py": ...}`` tags for values only Python has (tuples, str
+#: subclasses, self-containing filters, options assigned after construction; KIT-10): Python
+#: targets, the real SDK among them, declare it; a driver in another language skips them.
 OPTIONAL_FEATURES: Final = (
     "geo",
     "client_query",
@@ -71,6 +75,7 @@ OPTIONAL_FEATURES: Final = (
     "strict",
     "hash_embedder",
     "explain",
+    "python_values",
 )
 
 LEVELS: Final = ("required", "recommended")

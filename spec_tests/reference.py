@@ -37,6 +37,8 @@ from .protocol import (
     failure,
     result,
 )
+from .python_values import TAG, has_tags
+from .python_values import decode as decode_python_values
 
 PROJECT_ID = "conformance"
 PROJECT_KEY = "conformance-key"
@@ -61,23 +63,27 @@ def decode_filter(value: Any) -> Any:
     """A filter with every ``{"$float": ...}`` object turned into its float (DRV-5).
 
     Walks the filter with an explicit stack, so a filter nested deeper than Python's recursion
-    limit reaches the SDK as it is (FLT-26).
+    limit reaches the SDK as it is (FLT-26); a container met again is its one copy, so a filter
+    built in Python that shares a list, or contains itself (KIT-10), keeps that shape.
     """
     holder: list[Any] = [None]
     stack: list[tuple[Any, Any, Any]] = [(value, holder, 0)]
+    copies: dict[int, Any] = {}
     while stack:
         item, parent, key = stack.pop()
-        if isinstance(item, dict):
+        if isinstance(item, (dict, list)) and id(item) in copies:
+            parent[key] = copies[id(item)]
+        elif isinstance(item, dict):
             decoded = decode_float(item)
             if decoded is not item:
                 parent[key] = decoded
                 continue
             copy: dict[Any, Any] = dict.fromkeys(item)
-            parent[key] = copy
+            parent[key] = copies[id(item)] = copy
             stack.extend((v, copy, k) for k, v in item.items())
         elif isinstance(item, list):
             items: list[Any] = [None] * len(item)
-            parent[key] = items
+            parent[key] = copies[id(item)] = items
             stack.extend((v, items, i) for i, v in enumerate(item))
         else:
             parent[key] = item
@@ -86,6 +92,11 @@ def decode_filter(value: Any) -> Any:
 
 def _float_out(x: float) -> Any:
     return encode_float(float(x)) if not math.isfinite(x) else float(x)
+
+
+def _ids(ids: Any) -> Any:
+    """delete_docs' ids: a JSON list copied; a Python value (KIT-10 ``raw``, ``tuple``) as it is."""
+    return list(ids) if isinstance(ids, list) else ids
 
 
 def _floats_out(value: Any) -> Any:
@@ -216,6 +227,11 @@ class ReferenceTarget:
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
             return failure(f"unknown op {op!r}")
+        if has_tags(args):  # Python values (KIT-10): every Python target declares the feature
+            try:
+                args = decode_python_values(args)
+            except (ValueError, TypeError, KeyError) as exc:
+                return failure(f"bad {TAG} value: {exc}")
         try:
             call = handler(args)
         except BadRequest as exc:
@@ -285,6 +301,16 @@ class ReferenceTarget:
         )
 
     def query_options(self, args: dict[str, Any]) -> Any:
+        options = self._query_options(args)
+        assign = args.get("assign")
+        if assign:  # attributes set after construction (KIT-10)
+            if options is None:
+                options = self._moss.QueryOptions()
+            for name, value in assign.items():
+                setattr(options, name, decode_floats(value))
+        return options
+
+    def _query_options(self, args: dict[str, Any]) -> Any:
         keys = ("embedding", "top_k", "alpha", "filter", "min_score", "candidate_depth", "group_by")
         if not any(k in args for k in keys):
             return None
@@ -356,7 +382,7 @@ class ReferenceTarget:
 
     def op_delete_docs(self, args: dict[str, Any]) -> Any:
         session = self.session(args)
-        return lambda: {"deleted": session.core.delete_docs(list(args["ids"]))}
+        return lambda: {"deleted": session.core.delete_docs(_ids(args["ids"]))}
 
     def op_get_docs(self, args: dict[str, Any]) -> Any:
         session = self.session(args)
@@ -511,7 +537,7 @@ class MossApiTarget(ReferenceTarget):
 
     def op_delete_docs(self, args: dict[str, Any]) -> Any:
         session = self.session(args)
-        return lambda: {"deleted": self.run(session.delete_docs(list(args["ids"])))}
+        return lambda: {"deleted": self.run(session.delete_docs(_ids(args["ids"])))}
 
     def op_get_docs(self, args: dict[str, Any]) -> Any:
         session = self.session(args)

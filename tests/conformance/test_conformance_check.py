@@ -134,3 +134,34 @@ def test_schema_validator_supports_what_the_schemas_use() -> None:
         assert "unsupported keywords" in str(exc)
     else:
         raise AssertionError("an unsupported keyword must be refused")
+
+
+def test_python_values_need_their_feature(tmp_path: Path) -> None:
+    """KIT-10: a case holding {"$py": ...} tags or an assign must carry the python_values feature."""
+    vectors = tmp_path / "vectors"
+    tagged = {
+        "op": "query",
+        "args": {"query": "", "embedding": {"$py": "tuple", "value": [1, 0]}},
+        "expect": {"result": {}},
+    }
+    assigned = {"op": "query", "args": {"query": "", "assign": {"top_k": 1}}, "expect": {"result": {}}}
+    _write(vectors, "query/x.json", _group("query.x", ["query"], [_case("a", [OPEN, tagged], ["A-1"])]))
+    _write(vectors, "query/y.json", _group("query.y", ["query"], [_case("b", [OPEN, assigned], ["A-1"])]))
+    good = _group("python_values.z", ["python_values"], [_case("c", [OPEN, tagged], ["A-1"])])
+    _write(vectors, "python_values/z.json", good)
+    problems = check(vectors, require_full_coverage=False).problems
+    lacking = [p for p in problems if "lacks python_values" in p]
+    assert len(lacking) == 2 and any("query.x.a" in p for p in lacking) and any("query.y.b" in p for p in lacking)
+    bad_kind = {
+        "op": "query",
+        "args": {"query": "", "embedding": {"$py": "set", "value": [1]}},
+        "expect": {"result": {}},
+    }
+    _write(
+        vectors,
+        "python_values/w.json",
+        _group("python_values.w", ["python_values"], [_case("d", [OPEN, bad_kind], ["A-1"])]),
+    )
+    assert any(
+        "python_values/w.json" in p and "schema" in p for p in check(vectors, require_full_coverage=False).problems
+    )

@@ -133,3 +133,39 @@ def test_only_moss_ref_targets_declare_explain(monkeypatch: pytest.MonkeyPatch) 
     assert got["hits"][0]["terms"][0]["tf"] == 2
     assert got == {**want, "hits": [{**h, "terms": [dict(t) for t in h["terms"]]} for h in want["hits"]]}
     target.close()
+
+
+def test_python_values_decode_and_declare() -> None:
+    """KIT-10: each tag becomes its Python value (nesting, sharing and cycles kept through the
+    filter decoding); every Python target declares python_values; the real SDK's target skips a
+    step holding a self-containing filter instead of dying with it."""
+    from fractions import Fraction
+
+    from moss_ref_conformance.python_values import KitStr, decode, has_tags
+    from moss_ref_conformance.real_moss import _holds_cycle
+    from moss_ref_conformance.reference import decode_filter
+
+    leaf = {"field": "c", "condition": {"$eq": "x"}}
+    assert not has_tags({"a": [1, {"b": 2}]}) and has_tags({"a": [{"$py": "raw", "value": 1}]})
+    got = decode({"m": {"$py": "str_metadata", "value": {"k": "v", "n": "1"}, "values": False}})
+    assert [type(k) for k in got["m"]] == [KitStr, KitStr] and all(type(v) is str for v in got["m"].values())
+    assert decode({"$py": "tuple", "value": [{"$py": "fraction", "value": "1/3"}]}) == (Fraction(1, 3),)
+    assert type(decode({"$py": "str", "value": "x"})) is KitStr
+    deep = decode({"$py": "deep_and", "value": leaf, "depth": 3})
+    assert deep == {"$and": [{"$and": [{"$and": [leaf]}]}]}
+    shared = decode_filter(decode({"$py": "shared", "value": leaf}))
+    assert shared["$or"][0]["$and"] is shared["$or"][1]["$and"] and shared["$or"][0]["$and"] == [leaf]
+    cycle = decode_filter(decode({"$py": "cycle"}))
+    assert cycle["$and"][0] is cycle
+    assert decode({"$py": "raw", "value": "0.5"}) == "0.5"
+    with pytest.raises(ValueError, match="unknown"):
+        decode({"$py": "set", "value": [1]})
+    assert _holds_cycle({"filter": {"$py": "cycle"}}) and not _holds_cycle({"filter": leaf})
+    for target in (ReferenceTarget(), MossApiTarget(module="moss_ref")):
+        assert "python_values" in target.hello()["features"]
+    bad = ReferenceTarget().step("query", {"query": "", "embedding": {"$py": "set", "value": [1]}})
+    assert "failure" in bad and "$py" in bad["failure"]["message"]
+    chosen = [c for c in CASES if "python_values" in c.features]
+    assert chosen
+    _assert_all_pass(run_cases(InProcess(ReferenceTarget(vector_backend="python", keyword_backend="python")), chosen))
+    _assert_all_pass(run_cases(InProcess(MossApiTarget(module="moss_ref")), chosen))
