@@ -172,7 +172,7 @@ class NumpyVectors:
         self._matrix = matrix
         self._norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
         self._ids = list(ids)
-        self._rows = {doc_id: r for r, doc_id in enumerate(self._ids)}
+        self._rows = dict(zip(self._ids, range(n)))
         self._row_cache.clear()
         self._max_norm = float(self._norms.max()) if n else 0.0
 

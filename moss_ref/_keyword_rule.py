@@ -40,7 +40,9 @@ from ._bm25 import K1, B, term_id_lists, term_ids, tokenize
 
 __all__ = [
     "K1_PLUS_1",
+    "NOT_INDEXED",
     "ONE_MINUS_B",
+    "TERMS_VERSION",
     "TermScore",
     "TermStats",
     "document_terms",
@@ -55,6 +57,13 @@ __all__ = [
 
 K1_PLUS_1: Final = K1 + 1.0
 ONE_MINUS_B: Final = 1.0 - B
+#: Names the function from a record to its term ids (:func:`document_terms`: the tokenizer of
+#: ``_bm25``, the 32-bit term hash and QRY-17's metadata rule). Stored terms carry it, and a
+#: resume uses them only when it is this one; change it whenever any of those changes the ids of
+#: some record (``tests/test_store_format.py`` pins a sample).
+TERMS_VERSION: Final = "moss_ref-terms-1"
+#: A document length in stored terms meaning "not in the keyword index" (blank, QRY-17).
+NOT_INDEXED: Final = 0xFFFFFFFF
 _U64: Final = 2.0**-53
 
 

@@ -140,6 +140,22 @@ class KeywordBackend(Protocol):
         """
 
 
+@runtime_checkable
+class BulkKeywords(Protocol):
+    """Optional bulk methods of a keyword backend (see :mod:`moss_ref._bulk` for the fallback).
+
+    ``lengths`` and ``terms`` are ``array('I')``: ``lengths[i]`` term ids for ``ids[i]``, the
+    term ids of all the ids concatenated in ``terms``, each id's in ascending order.
+    """
+
+    def export_terms(self, ids: Sequence[str]) -> tuple[array[int], array[int]] | None:
+        """``(lengths, terms)`` of ``ids``; an id not indexed has length ``0xFFFFFFFF`` and no
+        terms. None when the backend cannot (its tokens are not 32-bit term ids)."""
+
+    def load_terms(self, ids: Sequence[str], lengths: array[int], terms: array[int]) -> None:
+        """Fill an empty backend with ``len(ids)`` unique ids: ``put(ids, token lists)`` in one go."""
+
+
 def exact_dot(query: Sequence[float], vector: Sequence[float]) -> float:
     """The correctly rounded dot product of two float32-valued vectors (see module docstring)."""
     return math.fsum(q * d for q, d in zip(query, vector))

@@ -309,15 +309,17 @@ class SessionCore:
         records: Sequence[Record],
         rows: array[float],
         dimension: Optional[int],
+        terms: Optional[tuple[array[int], array[int]]] = None,
     ) -> None:
         """Swap in a validated index (model adoption, S-7); builds the new corpus before swapping.
 
-        ``rows`` holds the float32 vectors of ``records`` row after row (VEC-7 bulk load).
+        ``rows`` holds the float32 vectors of ``records`` row after row (VEC-7 bulk load);
+        ``terms`` their stored keyword terms (``StoredTerms``), or None to tokenize them.
         """
         with self._lock:
             self.ensure_open()
             corpus = self._new_corpus(None if embedder is None else embedder.fingerprint.dimension)
-            corpus.load(records, rows, dimension)
+            corpus.load(records, rows, dimension, terms)
             self._corpus = corpus
             self._model_id = model_id
             self._embedder = embedder
