@@ -187,30 +187,38 @@ class NumpyKeywords:
         if token_arr.size and (int(token_arr.min()) < 0 or int(token_arr.max()) > 0xFFFFFFFF):
             return None
         n = len(ids)
-        rows_of_ids = np.fromiter(map(self._rows.get, ids, repeat(-1)), dtype=np.int64, count=n)
-        present = rows_of_ids >= 0
-        lengths = np.full(n, NOT_INDEXED, dtype=np.uint32)
-        lengths[present] = np.frombuffer(self._lengths, dtype=np.int32)[rows_of_ids[present]]
-        out_lengths = array("I", lengths.tobytes())
-        if not token_arr.size:
+        index_of_row: npt.NDArray[np.int64] | None = None
+        if not self._dead and n == len(self._ids) and ids == self._ids:  # every row, in row order
+            out_lengths = array("I", self._lengths.tobytes())
+        else:
+            rows_of_ids = np.fromiter(map(self._rows.get, ids, repeat(-1)), dtype=np.int64, count=n)
+            present = rows_of_ids >= 0
+            lengths = np.full(n, NOT_INDEXED, dtype=np.uint32)
+            lengths[present] = np.frombuffer(self._lengths, dtype=np.int32)[rows_of_ids[present]]
+            out_lengths = array("I", lengths.tobytes())
+            index_of_row = np.full(len(self._ids), -1, dtype=np.int64)
+            index_of_row[rows_of_ids[present]] = np.flatnonzero(present)
+        if not tokens:
             return out_lengths, array("I")
-        index_of_row = np.full(len(self._ids), -1, dtype=np.int64)
-        index_of_row[rows_of_ids[present]] = np.flatnonzero(present)
         postings = self._postings.values()
         sizes = np.fromiter((len(rows) for rows, _ in postings), dtype=np.int64, count=len(tokens))
         rows = np.concatenate([np.frombuffer(r, dtype=np.int32) for r, _ in postings])
         tfs = np.concatenate([np.frombuffer(t, dtype=np.int32) for _, t in postings])
-        index = index_of_row[rows]
-        keep = index >= 0  # a tombstone, or an id not asked for
         # One sort by (document, term id): the key is document * T + the term's rank among the T
         # tokens, in 32 bits when it fits (twice as fast to sort), else in 64.
         order = np.argsort(token_arr, kind="stable")
         rank = np.empty(order.size, dtype=np.int64)
         rank[order] = np.arange(order.size)
+        term_rank = np.repeat(rank, sizes)
+        if index_of_row is None:
+            index = rows.astype(np.int64)
+        else:
+            index = index_of_row[rows]
+            keep = index >= 0  # a tombstone, or an id not asked for
+            index, term_rank, tfs = index[keep], term_rank[keep], tfs[keep]
         t = np.int64(order.size)
         dtype = np.uint32 if n * int(t) <= 0xFFFFFFFF else np.uint64
-        keys = (index[keep] * t + np.repeat(rank, sizes)[keep]).astype(dtype)
-        keys = np.repeat(keys, tfs[keep])
+        keys = np.repeat((index * t + term_rank).astype(dtype), tfs)
         keys.sort()
         flat = token_arr[order][(keys % dtype(t)).astype(np.intp)].astype(np.uint32)
         return out_lengths, array("I", flat.tobytes())
