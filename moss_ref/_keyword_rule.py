@@ -126,8 +126,31 @@ def is_blank_document(text: str, metadata: Optional[Mapping[str, str]]) -> bool:
 def documents_terms(records: Iterable[tuple[str, Optional[Mapping[str, str]]]]) -> list[list[int]]:
     """:func:`document_terms` of many ``(text, metadata)`` at once (the texts in one tokenizer pass)."""
     pairs = list(records)
-    texts = term_id_lists([text for text, _ in pairs])
-    return [_with_metadata(terms, metadata) for terms, (_, metadata) in zip(texts, pairs)]
+    out = term_id_lists([text for text, _ in pairs])
+    pair_terms = _PAIR_TERMS
+    for terms, (_, metadata) in zip(out, pairs):
+        if metadata:
+            for item in metadata.items():
+                found = pair_terms.get(item) if type(item[0]) is str and type(item[1]) is str else None
+                terms += _pair_terms(*item) if found is None else found
+    return out
+
+
+#: (metadata key, value) -> their term ids, for plain str pairs (fields and values repeat across
+#: records); bounded like the tokenizer's caches.
+_PAIR_TERMS: dict[tuple[str, str], tuple[int, ...]] = {}
+
+
+def _pair_terms(key: str, value: str) -> tuple[int, ...]:
+    plain = type(key) is str and type(value) is str  # a str subclass may hash or compare unlike its text
+    found = tuple(_field_terms(key) if plain else term_ids(key)) + tuple(
+        _field_terms(value) if plain else term_ids(value)
+    )
+    if plain:
+        if len(_PAIR_TERMS) >= 1 << 16:
+            _PAIR_TERMS.clear()
+        _PAIR_TERMS[(key, value)] = found
+    return found
 
 
 def _with_metadata(terms: list[int], metadata: Optional[Mapping[str, str]]) -> list[int]:
