@@ -147,6 +147,8 @@ class NumpyVectors:
             with np.errstate(over="ignore"):
                 if isinstance(vectors, np.ndarray) and vectors.dtype in (np.float32, np.float64):
                     block = vectors.astype(np.float32, copy=False)  # no float64 detour for arrays
+                elif _float32_rows(vectors):  # array('f') rows (the core's): their bytes, one copy
+                    block = np.frombuffer(b"".join(vectors), dtype=np.float32).reshape(len(vectors), -1)  # type: ignore[arg-type]
                 else:  # Python numbers are float64: convert exactly, then round once to float32
                     block = np.asarray(vectors, dtype=np.float64).astype(np.float32)
         except ValueError:  # ragged: find the offending vector below
@@ -348,6 +350,15 @@ class NumpyVectors:
         wanted = list(dict.fromkeys(i for i in ids if i in row_of))
         rows = np.fromiter((row_of[i] for i in wanted), dtype=np.intp, count=len(wanted))
         return dict(zip(wanted, self._exact(q, rows)))
+
+
+def _float32_rows(vectors: Sequence[Sequence[float]]) -> bool:
+    """True when every vector is an ``array('f')`` of one length (at least 1)."""
+    first = vectors[0]
+    if type(first) is not array or first.typecode != "f" or not first:
+        return False
+    n = len(first)
+    return all(type(v) is array and v.typecode == "f" and len(v) == n for v in vectors)
 
 
 def create(**options: Any) -> NumpyVectors:

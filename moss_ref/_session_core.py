@@ -34,6 +34,7 @@ from ._types import (
     QueryOptions,
     QueryResultDocumentInfo,
     SearchResult,
+    all_finite_float32,
     metadata_copy,
     stored_embedding,
 )
@@ -168,7 +169,11 @@ class SessionCore:
             return
         found = [(doc.id, stored_embedding(doc)) for doc in docs if isinstance(doc, DocumentInfo)]
         vectors = [(doc_id, vector) for doc_id, vector in found if vector]
-        for doc_id, vector in vectors:
+        if all_finite_float32([vector for _, vector in vectors]):
+            vectors_to_check: list[tuple[str, Sequence[float]]] = []  # checked at C speed
+        else:
+            vectors_to_check = vectors  # type: ignore[assignment]
+        for doc_id, vector in vectors_to_check:
             if math.isfinite(sum(vector)):
                 continue  # a finite sum proves every component finite (an inf or a NaN would carry over)
             for position, x in enumerate(vector):
