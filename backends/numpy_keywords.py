@@ -42,6 +42,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without numpy
     raise missing_extra("numpy", "numpy") from exc
 
+from ._kth import kth_largest
+
 __all__ = ["NumpyKeywords", "create"]
 
 _COMPACT_MIN = 1024
@@ -329,8 +331,7 @@ class NumpyKeywords:
         norms = self._row_norms(avgdl)
         n_rows = len(self._ids)
         alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool) if self._dead else None  # a copy: no export
-        acc = np.zeros(n_rows, dtype=np.float64)
-        hit = np.zeros(n_rows, dtype=bool)
+        acc = np.zeros(n_rows, dtype=np.float64)  # > 0 exactly for the rows holding a query token
         per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]] = []
         for token, c in counts.items():
             rows_arr, tfs_arr = postings[token]
@@ -344,18 +345,17 @@ class NumpyKeywords:
                 continue
             term_idf = idf(n_docs, df)
             w = term_idf * tf * K1_PLUS_1 / (tf + norms[rows])  # KW-1, elementwise in rule order
-            acc[rows] += w if c == 1 else w * c
-            hit[rows] = True
+            acc[rows] += w if c == 1 else w * c  # every contribution is > 0 (KW-2)
             per_term.append((rows, w, c))
         if allowed is not None:
-            hit &= self._mask(allowed)
-        cands = np.flatnonzero(hit)
+            acc[~self._mask(allowed)] = 0.0
+        cands = np.flatnonzero(acc)
         m = cands.size
         if m == 0:
             return []
         if m > k:
             scores = acc[cands]
-            kth = float(np.partition(scores, m - k)[m - k])
+            kth = kth_largest(scores, k)
             cands = cands[scores >= shortlist_floor(kth, sum(counts.values()))]
         return exact_rank(self._exact(cands, per_term), k, position)
 

@@ -47,6 +47,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without numpy
     raise missing_extra("numpy", "numpy") from exc
 
 from ._exact_dot import exact_dots
+from ._kth import kth_largest
 
 __all__ = ["NumpyVectors", "create"]
 
@@ -255,7 +256,7 @@ class NumpyVectors:
             # spin against each other and a matrix-vector product takes 2-8x as long.
             scores = np.einsum("ij,j->i", block, q)
         if np.isfinite(scores).all():
-            top = float(np.partition(scores, m - k)[m - k])  # k-th largest score
+            top = kth_largest(scores, k)  # k-th largest score
             max_norm = self._max_norm
             e = (2 * dim + 8) * _U32 * q_norm * max_norm + dim * _TINY * (1.0 + q_norm + max_norm)
             threshold = top - 2.5 * e
