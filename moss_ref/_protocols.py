@@ -114,7 +114,8 @@ class KeywordBackend(Protocol):
     the 32-bit hash of each stem, as the real SDK keys its index), so a backend only counts them. The core
     guarantees: ids are strings (``""`` included); ``position`` maps every indexed id to its place
     in the index. ``put`` on an empty backend is the bulk load used by resume, ``load_index`` and
-    disk snapshots, so a backend should make a large batch cheap.
+    disk snapshots when the backend lacks :class:`BulkKeywords`' ``load_terms`` (or the stored
+    index has no terms), so a backend should make a large batch cheap.
     """
 
     name: str

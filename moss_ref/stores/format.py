@@ -19,6 +19,16 @@ the old version or the new one, never a mixture, and a crash leaves the old one 
 Readers take no lock. Every byte a reader uses is validated (sizes, SHA-256, JSON shape,
 finite float32 values); anything wrong raises :class:`FormatError`, which the boundary turns
 into ``MossError`` code ``DESERIALIZATION``. No pickle, no vector ever encoded as JSON.
+
+Format version 2 of the manifest (not yet in docs/rules/stores.md, which describes version 1)
+is version 1 plus one data file, written when the index comes with its keyword terms (a push
+does): ``files["keywords.u32"] = {"bytes", "sha256", "dtype": "<u4", "terms": <tokenizer
+version>}``. The file is little-endian uint32: ``doc_count`` document lengths in the order of
+``documents.jsonl`` (``0xFFFFFFFF``: a blank document, not in the keyword index), then the term
+ids of every other document, document after document, each one's ascending (repeats kept); its
+size must be ``4 x (doc_count + the sum of those lengths)``. Readers accept both versions;
+version 1 never names the file and version 2 always does. A reader whose tokenizer version
+differs ignores the terms and tokenizes the texts (``moss_ref._snapshot.contents_for``).
 """
 
 from __future__ import annotations
