@@ -349,14 +349,12 @@ class NumpyKeywords:
             per_term.append((rows, w, c))
         if allowed is not None:
             acc[~self._mask(allowed)] = 0.0
-        cands = np.flatnonzero(acc)
-        m = cands.size
-        if m == 0:
+        # The k-th largest over every row: when at least k rows score (> 0) it is theirs, and the
+        # shortlist is the rows at or above its floor (> 0); else every scoring row.
+        kth = kth_largest(acc, k) if acc.size >= k else 0.0
+        cands = np.flatnonzero(acc >= shortlist_floor(kth, sum(counts.values())) if kth > 0.0 else acc)
+        if cands.size == 0:
             return []
-        if m > k:
-            scores = acc[cands]
-            kth = kth_largest(scores, k)
-            cands = cands[scores >= shortlist_floor(kth, sum(counts.values()))]
         return exact_rank(self._exact(cands, per_term), k, position)
 
     def _exact(
