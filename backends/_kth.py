@@ -1,10 +1,11 @@
 """The k-th largest value of a large score array, without one partition of the whole array.
 
 ``np.partition`` over 100,000 scores costs about as much as the rest of a keyword ranking, and
-more when the scores hold many ties (BM25 scores take few distinct values). A strided sample's
-k-th largest ``t0`` is at most the array's own k-th largest (the sample's k largest are k values
-of the array), so the values ``>= t0`` hold the array's k largest and their k-th largest is the
-array's — the same value, from a partition of a few thousand.
+more when the scores hold many ties (BM25 scores take few distinct values; most rows score 0 for
+rare words). A strided sample's k-th largest ``t0`` is at most the array's own k-th largest ``K``
+(the sample's k largest are k values of the array). If at least k values exceed ``t0``, the k
+largest are among them and their k-th largest is ``K``; otherwise ``K <= t0``, so ``K == t0``.
+Either way the same value as a partition of the whole array, from a partition of a few thousand.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def kth_largest(scores: npt.NDArray[Any], k: int) -> float:
     if step >= 4:
         sample = scores[::step]
         t0 = np.partition(sample, sample.size - k)[sample.size - k]
-        scores = scores[scores >= t0]
+        scores = scores[scores > t0]
         m = scores.size
+        if m < k:
+            return float(t0)
     return float(np.partition(scores, m - k)[m - k])
