@@ -91,6 +91,11 @@ class NumpyVectors:
 
     # -- mutation -----------------------------------------------------------------------------
 
+    def _own(self) -> None:
+        """Copy a matrix borrowed from :meth:`load_rows` before anything writes to it."""
+        if not self._matrix.flags.writeable:
+            self._matrix = self._matrix.copy()
+
     def _reserve(self, n: int, dim: int) -> None:
         """Make room for ``n`` rows of ``dim`` (see the module docstring; a new dim starts afresh)."""
         if self._matrix.shape[1] != dim:
@@ -122,6 +127,7 @@ class NumpyVectors:
         norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))  # buffered: no float64 copy
         row_of, order = self._rows, self._ids
         self._row_cache.clear()
+        self._own()
         self._reserve(len(order) + len(ids), block.shape[1])
         matrix, norm_store = self._matrix, self._norms
         rows = []
@@ -167,11 +173,17 @@ class NumpyVectors:
         return block
 
     def load_rows(self, ids: Sequence[str], rows: array[float], dimension: int) -> None:
-        """Bulk load into an empty backend (VEC-7): the block is copied once, norms in one pass."""
+        """Bulk load into an empty backend (VEC-7): norms in one pass, and the block not copied.
+
+        The matrix is a read-only view of ``rows`` (which the caller no longer changes) until the
+        first change, which copies it (:meth:`_own`): a resume does not copy 150 MB at 100,000
+        vectors of 384 before its first query, and never writes into a store's own array.
+        """
         if self._ids:
             raise invalid("load_rows() needs an empty vector backend.")
         n = len(ids)
-        matrix = np.frombuffer(memoryview(rows), dtype=np.float32, count=n * dimension).reshape(n, dimension).copy()
+        matrix = np.frombuffer(memoryview(rows), dtype=np.float32, count=n * dimension).reshape(n, dimension)
+        matrix.flags.writeable = False
         self._matrix = matrix
         self._norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
         self._ids = list(ids)
@@ -194,6 +206,7 @@ class NumpyVectors:
 
     def remove(self, ids: Iterable[str]) -> None:
         self._row_cache.clear()
+        self._own()
         matrix, norms, row_of, order = self._matrix, self._norms, self._rows, self._ids
         removed = False
         for doc_id in ids:
