@@ -27,12 +27,12 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
 from moss_ref._bm25 import K1, B
 from moss_ref._errors import invalid
-from moss_ref._keyword_rule import K1_PLUS_1, ONE_MINUS_B, exact_rank, idf, shortlist_floor
+from moss_ref._keyword_rule import K1_PLUS_1, NOT_INDEXED, ONE_MINUS_B, exact_rank, idf, shortlist_floor
 from moss_ref._protocols import KeywordBackend
 from moss_ref._registry import missing_extra
 
@@ -42,9 +42,12 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without numpy
     raise missing_extra("numpy", "numpy") from exc
 
+from ._kth import kth_largest
+
 __all__ = ["NumpyKeywords", "create"]
 
 _COMPACT_MIN = 1024
+
 _MASK_CACHE_SIZE = 8
 
 
@@ -105,11 +108,7 @@ class NumpyKeywords:
         self._maybe_compact()
 
     def _add_postings(self, first: int, sizes: Sequence[int], tokens: Sequence[Sequence[int]]) -> None:
-        """Append the postings of rows ``first, first + 1, ...`` (one token list each), vectorized.
-
-        The batch's (token, row) pairs are sorted by token then row and counted (tf); each
-        token's run is appended to its posting arrays, so rows stay increasing in every list.
-        """
+        """Append the postings of rows ``first, first + 1, ...`` (one token list each), vectorized."""
         total = sum(sizes)
         if total == 0:
             return
@@ -120,10 +119,27 @@ class NumpyKeywords:
         if flat is None or int(flat.min()) < 0 or int(flat.max()) > 0xFFFFFFFF:
             self._add_postings_one_by_one(first, tokens)  # not 32-bit term ids (a third-party caller)
             return
-        rows = np.repeat(np.arange(first, first + len(sizes), dtype=np.uint64), sizes)
+        self._add_flat(first, np.asarray(sizes, dtype=np.int64), flat)
+
+    def _add_flat(self, first: int, sizes: npt.NDArray[Any], flat: npt.NDArray[Any]) -> None:
+        """Append the postings of rows ``first, first + 1, ...``: row ``first + i`` holds the
+        ``sizes[i]`` next 32-bit term ids of ``flat``.
+
+        The (token, row) pairs are sorted by token then row and counted (tf); each token's run
+        is appended to its posting arrays, so rows stay increasing in every list.
+        """
+        if flat.size == 0:
+            return
+        rows = np.repeat(np.arange(first, first + sizes.size, dtype=np.uint64), sizes)
         pairs = (flat.astype(np.uint64) << np.uint64(32)) | rows  # 32-bit term id, row: one sortable key
         pairs.sort()
-        keys, tfs = np.unique(pairs, return_counts=True)
+        new = np.empty(pairs.size, dtype=bool)  # the first of each run of equal pairs
+        new[0] = True
+        np.not_equal(pairs[1:], pairs[:-1], out=new[1:])
+        at = np.flatnonzero(new)
+        keys = pairs[at]
+        tfs = np.diff(np.append(at, pairs.size))
+        del pairs, new, rows
         token_of = keys >> np.uint64(32)
         starts = np.flatnonzero(np.concatenate(([True], token_of[1:] != token_of[:-1])))
         ends = np.append(starts[1:], keys.size)
@@ -137,6 +153,77 @@ class NumpyKeywords:
             else:
                 posting[0].frombytes(row_bytes[start:end])
                 posting[1].frombytes(tf_bytes[start:end])
+
+    # -- bulk export and import (stored terms) ------------------------------------------------
+
+    def load_terms(self, ids: Sequence[str], lengths: array[int], terms: array[int]) -> None:
+        """Fill an empty backend: ``ids[i]`` holds the next ``lengths[i]`` term ids of ``terms``."""
+        if self._rows:
+            raise invalid("load_terms() needs an empty keyword backend.")
+        n = len(ids)
+        if n != len(lengths) or lengths.itemsize != 4 or terms.itemsize != 4:
+            raise invalid("load_terms() needs one array('I') length per id and array('I') terms.")
+        sizes = np.frombuffer(memoryview(lengths), dtype=np.uint32, count=n)
+        flat = np.frombuffer(memoryview(terms), dtype=np.uint32)
+        if int(sizes.sum(dtype=np.int64)) != flat.size or int(sizes.max(initial=0)) >= 1 << 31:
+            raise invalid("load_terms() got lengths that do not fit the terms.")
+        rows = dict(zip(ids, range(n)))
+        if len(rows) != n:
+            raise invalid("load_terms() needs unique ids.")
+        self._rows = rows
+        self._ids = list(ids)
+        self._lengths = array("i", sizes.astype(np.int32).tobytes())
+        self._alive = bytearray(b"\x01" * n)
+        self._total_length = int(flat.size)
+        self._changed()
+        self._add_flat(0, sizes.astype(np.int64), flat)
+
+    def export_terms(self, ids: Sequence[str]) -> tuple[array[int], array[int]] | None:
+        """``(lengths, terms)`` of ``ids``, each id's term ids ascending (repeats kept); an id not
+        indexed has length ``0xFFFFFFFF``. None when some token is not a 32-bit term id."""
+        tokens = list(self._postings)
+        try:
+            token_arr = np.array(tokens, dtype=np.int64)
+        except (OverflowError, TypeError, ValueError):
+            return None
+        if token_arr.size and (int(token_arr.min()) < 0 or int(token_arr.max()) > 0xFFFFFFFF):
+            return None
+        n = len(ids)
+        index_of_row: npt.NDArray[np.int64] | None = None
+        if not self._dead and n == len(self._ids) and ids == self._ids:  # every row, in row order
+            out_lengths = array("I", self._lengths.tobytes())
+        else:
+            rows_of_ids = np.fromiter(map(self._rows.get, ids, repeat(-1)), dtype=np.int64, count=n)
+            present = rows_of_ids >= 0
+            lengths = np.full(n, NOT_INDEXED, dtype=np.uint32)
+            lengths[present] = np.frombuffer(self._lengths, dtype=np.int32)[rows_of_ids[present]]
+            out_lengths = array("I", lengths.tobytes())
+            index_of_row = np.full(len(self._ids), -1, dtype=np.int64)
+            index_of_row[rows_of_ids[present]] = np.flatnonzero(present)
+        if not tokens:
+            return out_lengths, array("I")
+        postings = self._postings.values()
+        sizes = np.fromiter((len(rows) for rows, _ in postings), dtype=np.int64, count=len(tokens))
+        rows = np.concatenate([np.frombuffer(r, dtype=np.int32) for r, _ in postings])
+        tfs = np.concatenate([np.frombuffer(t, dtype=np.int32) for _, t in postings])
+        # One sort by (document, term id): the key is document * T + the term's rank among the T
+        # tokens, in 32 bits when it fits (twice as fast to sort), else in 64.
+        order = np.argsort(token_arr, kind="stable")
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        term_rank = np.repeat(rank, sizes)
+        if index_of_row is None:
+            index = rows.astype(np.int64)
+        else:
+            index = index_of_row[rows]
+            keep = index >= 0  # a tombstone, or an id not asked for
+            index, term_rank, tfs = index[keep], term_rank[keep], tfs[keep]
+        t = np.int64(order.size)
+        dtype = np.uint32 if n * int(t) <= 0xFFFFFFFF else np.uint64
+        keys = np.repeat((index * t + term_rank).astype(dtype), tfs)
+        keys.sort()
+        flat = token_arr[order][(keys % dtype(t)).astype(np.intp)].astype(np.uint32)
+        return out_lengths, array("I", flat.tobytes())
 
     def _add_postings_one_by_one(self, first: int, tokens: Sequence[Sequence[int]]) -> None:
         """:meth:`_add_postings` for tokens that are not 32-bit term ids: the same lists, row by row."""
@@ -244,8 +331,7 @@ class NumpyKeywords:
         norms = self._row_norms(avgdl)
         n_rows = len(self._ids)
         alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool) if self._dead else None  # a copy: no export
-        acc = np.zeros(n_rows, dtype=np.float64)
-        hit = np.zeros(n_rows, dtype=bool)
+        acc = np.zeros(n_rows, dtype=np.float64)  # > 0 exactly for the rows holding a query token
         per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]] = []
         for token, c in counts.items():
             rows_arr, tfs_arr = postings[token]
@@ -259,19 +345,16 @@ class NumpyKeywords:
                 continue
             term_idf = idf(n_docs, df)
             w = term_idf * tf * K1_PLUS_1 / (tf + norms[rows])  # KW-1, elementwise in rule order
-            acc[rows] += w if c == 1 else w * c
-            hit[rows] = True
+            acc[rows] += w if c == 1 else w * c  # every contribution is > 0 (KW-2)
             per_term.append((rows, w, c))
         if allowed is not None:
-            hit &= self._mask(allowed)
-        cands = np.flatnonzero(hit)
-        m = cands.size
-        if m == 0:
+            acc[~self._mask(allowed)] = 0.0
+        # The k-th largest over every row: when at least k rows score (> 0) it is theirs, and the
+        # shortlist is the rows at or above its floor (> 0); else every scoring row.
+        kth = kth_largest(acc, k) if acc.size >= k else 0.0
+        cands = np.flatnonzero(acc >= shortlist_floor(kth, sum(counts.values())) if kth > 0.0 else acc)
+        if cands.size == 0:
             return []
-        if m > k:
-            scores = acc[cands]
-            kth = float(np.partition(scores, m - k)[m - k])
-            cands = cands[scores >= shortlist_floor(kth, sum(counts.values()))]
         return exact_rank(self._exact(cands, per_term), k, position)
 
     def _exact(

@@ -31,6 +31,11 @@ Usage::
     .venv/bin/python bench/vs_moss.py --moss-python .venv-moss/bin/python
 
 Writes ``bench/results/<name>.json`` (default ``vs_moss``) and ``bench/VS_MOSS.md``.
+
+The moss_ref workers must import this checkout: each reports the files of ``moss_ref`` and
+``moss_ref_backends`` it imported, and the harness stops if they lie elsewhere (an editable
+install made from another worktree). From a worktree, put it first on ``PYTHONPATH`` with a
+directory holding a ``moss_ref_backends`` link to its ``backends/``.
 """
 
 from __future__ import annotations
@@ -150,6 +155,15 @@ class Contender:
             [python, worker, module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
         self.hello = self._read()
+        if module == "moss_ref":  # measure this checkout, not whatever an editable install points at
+            for key, folder in (("file", "moss_ref"), ("backends", "backends")):
+                found = self.hello.get(key)
+                if found is not None and not str(Path(found).resolve()).startswith(str((ROOT / folder).resolve())):
+                    self.close()
+                    raise RuntimeError(
+                        f"{name}: imports {found}, not this checkout's {folder}/; put this checkout first "
+                        "on PYTHONPATH (and a directory linking moss_ref_backends to its backends/)"
+                    )
 
     def _read(self) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -296,9 +310,7 @@ def render(results: dict[str, Any]) -> str:
                 ratios = {n: size[key][n] / size[own][n] for n in names if n in size[own]}
                 lines.append(
                     f"| {label} / the store's own {'write' if label == 'push' else 'read'} | "
-                    + " | ".join(
-                        f"{ratios[n]:.2f}x ({size[own][n]:,.0f} ms)" if n in ratios else "" for n in names
-                    )
+                    + " | ".join(f"{ratios[n]:.2f}x ({size[own][n]:,.0f} ms)" if n in ratios else "" for n in names)
                     + " | |"
                 )
         mem = {n: build[n]["rss_growth"] / size["n"] for n in names}
@@ -312,14 +324,14 @@ def render(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--sizes", nargs="+", default=["10000,100000"], help="e.g. 10000 100000 (or 10000,100000)")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--moss-python", default=str(ROOT / ".venv-moss" / "bin" / "python"))
     parser.add_argument("--name", default="vs_moss")
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="moss-vs-"))
     try:
-        sizes = [int(s) for s in args.sizes.split(",")]
+        sizes = [int(s) for part in args.sizes for s in part.split(",") if s]
         results = {
             "command": "python bench/vs_moss.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",

@@ -101,7 +101,6 @@ class Worker:
         await client.close()
         return {"ms": ms, "doc_count": count}
 
-
     async def store_io(self) -> dict[str, Any]:
         """The store alone, on the same data and machine: the yardstick of push and resume (issue 9)."""
         import dataclasses
@@ -125,7 +124,13 @@ class Worker:
 
 async def serve(module: str) -> None:
     worker = Worker(module)
-    print(json.dumps({"ready": module, "version": getattr(worker.api, "__version__", "?")}), flush=True)
+    hello = {"ready": module, "version": getattr(worker.api, "__version__", "?"), "file": worker.api.__file__}
+    if module == "moss_ref":  # which checkout's backends serve it (an editable install may point elsewhere)
+        try:
+            hello["backends"] = importlib.import_module("moss_ref_backends").__file__
+        except ImportError:
+            hello["backends"] = None
+    print(json.dumps(hello), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
         cmd = request.pop("cmd")

@@ -33,6 +33,7 @@ the term ids of :func:`term_ids`.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 
 from ._fold import fold
@@ -104,30 +105,74 @@ def term_ids(text: str) -> list[int]:
     return list(filter(_NOT_A_TERM.__ne__, map(_TERMS.__getitem__, words(text))))
 
 
-# Many texts at once: the folded, lowercased texts joined by NUL, which no word contains and no
-# joiner crosses (a joiner needs a letter or digit on both sides), so one scan finds exactly each
-# text's words, with a NUL match between texts.
+# Many texts at once, two ways. Fast: every byte of the folded, lowercased texts that no word can
+# hold becomes a space, so ``bytes.split`` cuts them into *chunks* (runs of word and joiner
+# characters) with a lone NUL between texts; a chunk holds the same words as the regex finds in
+# it (a match never crosses a space), and a cache maps each chunk to the term id of its one word,
+# or to 0 when it has none (or a stop word), so ``filter(None, ...)`` drops those. A rare chunk —
+# two or more words (``x:1``) or a word whose term id is 0 — is never cached and sends the batch
+# the other way: the texts joined by NUL, which no word contains and no joiner crosses (a joiner
+# needs a letter or digit on both sides), one regex scan, with a NUL match between texts.
 _CHUNK = 2048
 _BATCH_WORD = re.compile(_WORD.pattern + "|\x00")
+_KEEP = b"abcdefghijklmnopqrstuvwxyz0123456789_:.',;\x00"
+_SEPARATORS = bytes(c if c in _KEEP else 0x20 for c in range(256))
+
+
+class _ChunkCache(dict[bytes, int]):
+    """chunk -> term id of its one word, or 0 for none; ``rare`` is set by a chunk it cannot map."""
+
+    rare = False
+
+    def __missing__(self, chunk: bytes) -> int:
+        if chunk == b"\x00":
+            return _BOUNDARY
+        found = [w for w in _WORD.findall(chunk.decode("ascii")) if w.strip("_")]
+        value = _TERMS[found[0]] if len(found) == 1 else _NOT_A_TERM
+        if len(found) > 1 or value == 0:
+            self.rare = True  # not cached: every batch holding it takes the regex way
+            return _BOUNDARY
+        value = 0 if value == _NOT_A_TERM else value
+        if len(self) >= 1_000_000:
+            self.clear()
+        self[chunk] = value
+        return value
+
+
+_CHUNKS = _ChunkCache()
+_CHUNKS_LOCK = threading.Lock()  # guards ``rare`` (sessions in other threads tokenize too)
 
 
 def term_id_lists(texts: Sequence[str]) -> list[list[int]]:
-    """``[term_ids(t) for t in texts]``, with one regex scan and one term lookup pass per chunk of texts."""
+    """``[term_ids(t) for t in texts]``, with one split and one lookup pass per chunk of texts."""
     if len(texts) > _CHUNK:  # bounded chunks: the words of all texts at once would be a large transient
         return [ids for i in range(0, len(texts), _CHUNK) for ids in term_id_lists(texts[i : i + _CHUNK])]
     if not texts:
         return []
     folded = [fold(t).lower() for t in texts]
+    joined = " \x00 ".join(folded)
+    if joined.isascii() and joined.count("\x00") == len(texts) - 1:
+        chunks = joined.encode("ascii").translate(_SEPARATORS).split()
+        with _CHUNKS_LOCK:
+            _CHUNKS.rare = False
+            ids = list(filter(None, map(_CHUNKS.__getitem__, chunks)))
+            rare = _CHUNKS.rare
+        if not rare:
+            return _per_text(ids, len(texts))
     joined = "\x00".join(folded)
     if "_" in joined or joined.count("\x00") != len(texts) - 1:
         return [term_ids(t) for t in texts]  # underscore words to drop, or a NUL inside a text
-    found = _BATCH_WORD.findall(joined)
-    ids = list(map(_TERMS.__getitem__, found))
+    return _per_text(list(filter(_NOT_A_TERM.__ne__, map(_TERMS.__getitem__, _BATCH_WORD.findall(joined)))), len(texts))
+
+
+def _per_text(ids: list[int], n: int) -> list[list[int]]:
+    """Cut the term ids of ``n`` texts at the ``n - 1`` boundaries between them."""
     out: list[list[int]] = []
+    index = ids.index
     start = 0
-    for _ in range(len(texts) - 1):
-        end = ids.index(_BOUNDARY, start)
-        out.append(list(filter(_NOT_A_TERM.__ne__, ids[start:end])))
+    for _ in range(n - 1):
+        end = index(_BOUNDARY, start)
+        out.append(ids[start:end])
         start = end + 1
-    out.append(list(filter(_NOT_A_TERM.__ne__, ids[start:])))
+    out.append(ids[start:])
     return out

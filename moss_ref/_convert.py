@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import operator
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
 
@@ -92,13 +92,25 @@ def _is_sequence(value: object) -> bool:
     )
 
 
-def float32_list(name: str, value: object) -> list[float]:
-    """A sequence of numbers as a list of float32 values (±inf beyond the float32 range)."""
+def float32_array(name: str, value: object) -> array[float]:
+    """A sequence of numbers as one ``array('f')`` (±inf beyond the float32 range, as a cast gives)."""
+    if type(value) is array and value.typecode == "f":
+        return array("f", value)
     if not _is_sequence(value):
         raise TypeError(f"{name} must be a sequence of numbers (a list or tuple), got {type(value).__name__}")
-    items: Sequence[object] = value  # type: ignore[assignment]
-    out = [_as_float(f"{name}[{i}]", x) for i, x in enumerate(items)]
-    return array("f", out).tolist()  # |x| beyond the float32 range becomes ±inf, as a float32 cast does
+    numbers: Iterable[float] = value  # type: ignore[assignment]
+    try:
+        return array("f", numbers)  # float() of each item, at C speed
+    except TypeError:
+        items: Sequence[object] = value  # type: ignore[assignment]
+        for i, x in enumerate(items):
+            _as_float(f"{name}[{i}]", x)  # names the first item that is not a number
+        raise
+
+
+def float32_list(name: str, value: object) -> list[float]:
+    """:func:`float32_array` as a list of floats."""
+    return float32_array(name, value).tolist()
 
 
 def text_list(name: str, value: object) -> list[str]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from operator import mul
 from typing import Final, Optional
 
-from ._bulk import collector_paused, load_rows
+from ._bulk import collector_paused, export_terms, load_rows, load_terms
 from ._filters import Filter, IndexAll, IndexAny, IndexPlan, IndexTerm
 from ._keyword_rule import documents_terms, is_blank_document
 from ._keywords import PythonKeywords
@@ -110,8 +110,15 @@ class Corpus:
         if self.dimension is None:
             self.dimension = len(vectors[0])
 
-    def load(self, records: Sequence[Record], rows: array[float], dimension: Optional[int]) -> None:
-        """Fill an empty corpus with a stored index's records and float32 rows (VEC-7 bulk path)."""
+    def load(
+        self,
+        records: Sequence[Record],
+        rows: array[float],
+        dimension: Optional[int],
+        terms: Optional[tuple[array[int], array[int]]] = None,
+    ) -> None:
+        """Fill an empty corpus with a stored index's records and float32 rows (VEC-7 bulk path),
+        and with their stored keyword terms when given (``StoredTerms``), else tokenizing them."""
         assert not self.records, "load() needs an empty corpus"
         if not records:
             return
@@ -120,16 +127,22 @@ class Corpus:
         with collector_paused():
             load_rows(self.vectors, ids, rows, dimension)
             # an empty backend: its bulk load
-            self._put_keywords(records)
+            if terms is None:
+                self._put_keywords(records)
+            else:
+                load_terms(self.keywords, records, *terms)
             self._changed()
-            stored, position = self.records, self.position
-            for record in records:  # stored order is position order (see _snapshot): ties survive a resume
-                stored[record.id] = record
-                position[record.id] = self._next_position
-                self._next_position += 1
-                self._index(record)
+            # stored order is position order (see _snapshot): ties survive a resume
+            self.records = dict(zip(ids, records))
+            self.position = dict(zip(ids, range(len(ids))))
+            self._next_position = len(ids)
+            self._index_all(records)
         if self.dimension is None:
             self.dimension = dimension
+
+    def export_terms(self, records: Sequence[Record]) -> tuple[array[int], array[int]]:
+        """``(lengths, terms)`` of ``records`` (stored ones) as the keyword index holds them."""
+        return export_terms(self.keywords, records)
 
     def _put_keywords(self, records: Sequence[Record]) -> None:
         """Index the records' keyword documents; a blank one is left out (and taken out when an
@@ -225,6 +238,24 @@ class Corpus:
         if self._cache:
             with self._cache_lock:
                 self._cache.clear()
+
+    def _index_all(self, records: Sequence[Record]) -> None:
+        """:meth:`_index` of many records into an empty index (the bulk load's loop)."""
+        fields = self._fields
+        for record in records:
+            metadata = record.metadata
+            if not metadata:
+                continue
+            doc_id = record.id
+            for field, value in metadata.items():  # plain str keys and values (API-6)
+                by_value = fields.get(field)
+                if by_value is None:
+                    by_value = fields[field] = {}
+                ids = by_value.get(value)
+                if ids is None:
+                    by_value[value] = {doc_id}
+                else:
+                    ids.add(doc_id)
 
     def _index(self, record: Record) -> None:
         metadata = record.metadata

@@ -40,7 +40,9 @@ from ._bm25 import K1, B, term_id_lists, term_ids, tokenize
 
 __all__ = [
     "K1_PLUS_1",
+    "NOT_INDEXED",
     "ONE_MINUS_B",
+    "TERMS_VERSION",
     "TermScore",
     "TermStats",
     "document_terms",
@@ -55,6 +57,13 @@ __all__ = [
 
 K1_PLUS_1: Final = K1 + 1.0
 ONE_MINUS_B: Final = 1.0 - B
+#: Names the function from a record to its term ids (:func:`document_terms`: the tokenizer of
+#: ``_bm25``, the 32-bit term hash and QRY-17's metadata rule). Stored terms carry it, and a
+#: resume uses them only when it is this one; change it whenever any of those changes the ids of
+#: some record (``tests/test_store_format.py`` pins a sample).
+TERMS_VERSION: Final = "moss_ref-terms-1"
+#: A document length in stored terms meaning "not in the keyword index" (blank, QRY-17).
+NOT_INDEXED: Final = 0xFFFFFFFF
 _U64: Final = 2.0**-53
 
 
@@ -117,8 +126,31 @@ def is_blank_document(text: str, metadata: Optional[Mapping[str, str]]) -> bool:
 def documents_terms(records: Iterable[tuple[str, Optional[Mapping[str, str]]]]) -> list[list[int]]:
     """:func:`document_terms` of many ``(text, metadata)`` at once (the texts in one tokenizer pass)."""
     pairs = list(records)
-    texts = term_id_lists([text for text, _ in pairs])
-    return [_with_metadata(terms, metadata) for terms, (_, metadata) in zip(texts, pairs)]
+    out = term_id_lists([text for text, _ in pairs])
+    pair_terms = _PAIR_TERMS
+    for terms, (_, metadata) in zip(out, pairs):
+        if metadata:
+            for item in metadata.items():
+                found = pair_terms.get(item) if type(item[0]) is str and type(item[1]) is str else None
+                terms += _pair_terms(*item) if found is None else found
+    return out
+
+
+#: (metadata key, value) -> their term ids, for plain str pairs (fields and values repeat across
+#: records); bounded like the tokenizer's caches.
+_PAIR_TERMS: dict[tuple[str, str], tuple[int, ...]] = {}
+
+
+def _pair_terms(key: str, value: str) -> tuple[int, ...]:
+    plain = type(key) is str and type(value) is str  # a str subclass may hash or compare unlike its text
+    found = tuple(_field_terms(key) if plain else term_ids(key)) + tuple(
+        _field_terms(value) if plain else term_ids(value)
+    )
+    if plain:
+        if len(_PAIR_TERMS) >= 1 << 16:
+            _PAIR_TERMS.clear()
+        _PAIR_TERMS[(key, value)] = found
+    return found
 
 
 def _with_metadata(terms: list[int], metadata: Optional[Mapping[str, str]]) -> list[int]:

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Final
 
 from ._errors import invalid
-from ._keyword_rule import exact_rank, idf, length_norm, weight
+from ._keyword_rule import NOT_INDEXED, exact_rank, idf, length_norm, weight
 from ._protocols import KeywordBackend
 
 __all__ = ["PythonKeywords", "bucket", "bucket_floor", "create"]
@@ -141,6 +142,28 @@ class PythonKeywords:
         self._postings.clear()
         self._groups.clear()
         self._total_length = 0
+
+    def export_terms(self, ids: Sequence[str]) -> tuple[array[int], array[int]] | None:
+        """``(lengths, terms)`` of ``ids``, each id's term ids ascending (repeats kept); an id not
+        indexed has length ``0xFFFFFFFF``. None when some token is not a 32-bit term id."""
+        lengths, out = array("I"), array("I")
+        postings, terms, stored = self._postings, self._terms, self._lengths
+        try:
+            for doc_id in ids:
+                length = stored.get(doc_id)
+                if length is None:
+                    lengths.append(NOT_INDEXED)
+                    continue
+                lengths.append(length)
+                for token in sorted(terms[doc_id]):
+                    tf = postings[token][doc_id]
+                    if tf == 1:
+                        out.append(token)
+                    else:
+                        out.extend([token] * tf)
+        except (OverflowError, TypeError):
+            return None  # tokens that are not 32-bit term ids (a third-party caller)
+        return lengths, out
 
     # -- ranking ------------------------------------------------------------------------------
 

@@ -114,7 +114,8 @@ class KeywordBackend(Protocol):
     the 32-bit hash of each stem, as the real SDK keys its index), so a backend only counts them. The core
     guarantees: ids are strings (``""`` included); ``position`` maps every indexed id to its place
     in the index. ``put`` on an empty backend is the bulk load used by resume, ``load_index`` and
-    disk snapshots, so a backend should make a large batch cheap.
+    disk snapshots when the backend lacks :class:`BulkKeywords`' ``load_terms`` (or the stored
+    index has no terms), so a backend should make a large batch cheap.
     """
 
     name: str
@@ -138,6 +139,22 @@ class KeywordBackend(Protocol):
         Scores and order are those of :func:`moss_ref._keyword_rule.exact_rank` (bm25 desc, then
         ``position[id]`` asc); ``query`` is the term-id list of the query text, repeats included.
         """
+
+
+@runtime_checkable
+class BulkKeywords(Protocol):
+    """Optional bulk methods of a keyword backend (see :mod:`moss_ref._bulk` for the fallback).
+
+    ``lengths`` and ``terms`` are ``array('I')``: ``lengths[i]`` term ids for ``ids[i]``, the
+    term ids of all the ids concatenated in ``terms``, each id's in ascending order.
+    """
+
+    def export_terms(self, ids: Sequence[str]) -> tuple[array[int], array[int]] | None:
+        """``(lengths, terms)`` of ``ids``; an id not indexed has length ``0xFFFFFFFF`` and no
+        terms. None when the backend cannot (its tokens are not 32-bit term ids)."""
+
+    def load_terms(self, ids: Sequence[str], lengths: array[int], terms: array[int]) -> None:
+        """Fill an empty backend with ``len(ids)`` unique ids: ``put(ids, token lists)`` in one go."""
 
 
 def exact_dot(query: Sequence[float], vector: Sequence[float]) -> float:

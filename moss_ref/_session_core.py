@@ -35,6 +35,7 @@ from ._types import (
     QueryOptions,
     QueryResultDocumentInfo,
     SearchResult,
+    all_finite_float32,
     metadata_copy,
     stored_embedding,
 )
@@ -169,7 +170,11 @@ class SessionCore:
             return
         found = [(doc.id, stored_embedding(doc)) for doc in docs if isinstance(doc, DocumentInfo)]
         vectors = [(doc_id, vector) for doc_id, vector in found if vector]
-        for doc_id, vector in vectors:
+        if all_finite_float32([vector for _, vector in vectors]):
+            vectors_to_check: list[tuple[str, Sequence[float]]] = []  # checked at C speed
+        else:
+            vectors_to_check = vectors  # type: ignore[assignment]
+        for doc_id, vector in vectors_to_check:
             if math.isfinite(sum(vector)):
                 continue  # a finite sum proves every component finite (an inf or a NaN would carry over)
             for position, x in enumerate(vector):
@@ -305,15 +310,17 @@ class SessionCore:
         records: Sequence[Record],
         rows: array[float],
         dimension: Optional[int],
+        terms: Optional[tuple[array[int], array[int]]] = None,
     ) -> None:
         """Swap in a validated index (model adoption, S-7); builds the new corpus before swapping.
 
-        ``rows`` holds the float32 vectors of ``records`` row after row (VEC-7 bulk load).
+        ``rows`` holds the float32 vectors of ``records`` row after row (VEC-7 bulk load);
+        ``terms`` their stored keyword terms (``StoredTerms``), or None to tokenize them.
         """
         with self._lock:
             self.ensure_open()
             corpus = self._new_corpus(None if embedder is None else embedder.fingerprint.dimension)
-            corpus.load(records, rows, dimension)
+            corpus.load(records, rows, dimension, terms)
             self._corpus = corpus
             self._model_id = model_id
             self._embedder = embedder

@@ -16,9 +16,10 @@ from typing import Optional
 from ._bulk import export_rows, rows_of
 from ._corpus import Record
 from ._embedding import embed_checked
+from ._keyword_rule import TERMS_VERSION
 from ._protocols import Embedder
 from ._session_core import SessionCore
-from .stores.base import StoredIndex
+from .stores.base import StoredIndex, StoredTerms
 
 
 class ReembeddingWarning(UserWarning):
@@ -34,16 +35,26 @@ def snapshot(core: SessionCore) -> StoredIndex:
         corpus = core.corpus
         records = tuple(corpus.records.values())
         vectors = export_rows(corpus.vectors, [r.id for r in records])
-        return StoredIndex(core.name, core.model_id, core.fingerprint(), corpus.dimension, records, vectors)
+        keywords = StoredTerms(TERMS_VERSION, *corpus.export_terms(records))
+        return StoredIndex(
+            core.name, core.model_id, core.fingerprint(), corpus.dimension, records, vectors, keywords=keywords
+        )
 
     return core.locked(take)
 
 
-def contents_for(stored: StoredIndex, embedder: Optional[Embedder]) -> tuple[list[Record], array[float], Optional[int]]:
-    """Records, float32 rows and dimension of ``stored`` as ``embedder`` would have made them (R-M-3)."""
+def contents_for(
+    stored: StoredIndex, embedder: Optional[Embedder]
+) -> tuple[list[Record], array[float], Optional[int], Optional[tuple[array[int], array[int]]]]:
+    """Records, float32 rows, dimension and keyword terms of ``stored`` as ``embedder`` would have
+    made them (R-M-3). The terms are None unless stored by this tokenizer (``TERMS_VERSION``)."""
     records = list(stored.records)
+    keywords = stored.keywords
+    terms = None
+    if keywords is not None and keywords.version == TERMS_VERSION and len(keywords.lengths) == len(records):
+        terms = (keywords.lengths, keywords.terms)
     if embedder is None or stored.embedder == embedder.fingerprint:
-        return records, stored.vectors, stored.dimension
+        return records, stored.vectors, stored.dimension, terms
     warnings.warn(
         f"index {stored.name!r} was embedded by {stored.embedder.backend if stored.embedder else 'an unknown embedder'}"
         f" but this client embeds model {stored.model_id!r} with {embedder.fingerprint.backend!r}; "
@@ -52,4 +63,4 @@ def contents_for(stored: StoredIndex, embedder: Optional[Embedder]) -> tuple[lis
         stacklevel=4,
     )
     vectors = embed_checked(embedder, [r.text for r in records]) if records else []
-    return records, rows_of(vectors), embedder.fingerprint.dimension
+    return records, rows_of(vectors), embedder.fingerprint.dimension, terms

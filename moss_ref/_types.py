@@ -10,9 +10,11 @@ these types have a readable ``repr``.
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Final, Optional
 
 from . import _convert
 
@@ -42,7 +44,29 @@ __all__ = [
 _check_str = _convert.text
 
 
-def stored_embedding(doc: DocumentInfo) -> Optional[list[float]]:
+_HIGH: Final = 3 if sys.byteorder == "little" else 0  # the byte holding the sign and top exponent bits
+_NEXT: Final = 2 if sys.byteorder == "little" else 1  # the byte holding the lowest exponent bit
+
+
+def all_finite_float32(vectors: Sequence[Sequence[float]]) -> bool:
+    """True when ``vectors`` are all ``array('f')`` and every component is finite, checked at C speed
+    on their bytes (a float32 is NaN or infinite exactly when its exponent bits are all ones: a
+    high byte of 0x7F or 0xFF and the top bit of the next). False also when some vector is not an
+    ``array('f')``: the caller then checks component by component."""
+    if not all(type(v) is array and v.typecode == "f" for v in vectors):
+        return False
+    raw = b"".join(vectors)  # type: ignore[arg-type]
+    high = raw[_HIGH::4]
+    for top in (0x7F, 0xFF):
+        start = high.find(top)
+        while start != -1:
+            if raw[4 * start + _NEXT] & 0x80:
+                return False
+            start = high.find(top, start + 1)
+    return True
+
+
+def stored_embedding(doc: DocumentInfo) -> Optional[array[float]]:
     """The document's float32 embedding values themselves, not a copy (the core reads, never writes)."""
     return doc._embedding
 
@@ -58,7 +82,8 @@ class DocumentInfo:
 
     T-1: the constructor is strict (``id``/``text``/metadata values/``payload`` must be ``str``);
     empty ids, empty embeddings and NaN components are accepted here and rejected by ``add_docs``.
-    The embedding is kept as float32 values (S-20), so ``0.1`` reads back as ``0.10000000149011612``.
+    The embedding is kept as float32 values (S-20), so ``0.1`` reads back as ``0.10000000149011612``
+    (stored as one ``array('f')``; ``embedding`` returns a fresh list of them).
     """
 
     __slots__ = ("_embedding", "_id", "_metadata", "_payload", "_text")
@@ -112,7 +137,7 @@ class DocumentInfo:
 
     @embedding.setter
     def embedding(self, value: Optional[Sequence[float]]) -> None:
-        self._embedding = None if value is None else _convert.float32_list("DocumentInfo.embedding", value)
+        self._embedding = None if value is None else _convert.float32_array("DocumentInfo.embedding", value)
 
     @property
     def payload(self) -> Optional[str]:

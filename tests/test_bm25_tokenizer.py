@@ -185,6 +185,7 @@ _BATCH_PIECES = st.sampled_from(
     [
         *("a", "X", "0", "9", " ", ".", ",", ":", ";", "'", "\n", "_", "-", "é", "漢", "İ", "ß", "ﬁ", "\x00"),
         *("don't", "3,000", "e-mail", "a.b", "U.S.A.", "the", "and", "__", "x_y", "running", "Café"),
+        *("x:1", "1.a", "a:b:c", "'quoted'", "end.", "(c)", "\t", "!?", "z9_", "_", "1;2;3", "a'b'c"),
     ]
 )
 
@@ -198,6 +199,25 @@ def test_term_id_lists_is_term_ids_of_each_text(texts: list[str]) -> None:
     assert term_id_lists(texts) == [term_ids(t) for t in texts]
     clean = [t.replace("_", "").replace("\x00", "") for t in texts]  # the one-scan path itself
     assert term_id_lists(clean) == [term_ids(t) for t in clean]
+
+
+def test_term_id_lists_takes_the_regex_way_for_rare_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk of two words (``x:1``) and a word whose term id is 0 (made so here: a real one is a
+    1-in-2**32 hash) are never cached by the split-and-look-up way; their batch gives each text's
+    own term ids all the same, and the next batch without them is fast again."""
+    from moss_ref import _bm25
+
+    texts = ["red x:1 fox", "a.b zero-ish", "plain words"]
+    assert _bm25.term_id_lists(texts) == [term_ids(t) for t in texts]
+    assert b"x:1" not in _bm25._CHUNKS and b"red" in _bm25._CHUNKS
+    monkeypatch.setitem(_bm25._TERMS, "zeroword", 0)
+    monkeypatch.setattr(_bm25, "_CHUNKS", _bm25._ChunkCache())
+    texts = ["zeroword red", "the zeroword", "red"]
+    expected = [[0, term_ids("red")[0]], [0], term_ids("red")]
+    assert [_bm25.term_ids(t) for t in texts] == expected
+    assert _bm25.term_id_lists(texts) == expected
+    assert b"zeroword" not in _bm25._CHUNKS
+    assert _bm25.term_id_lists(["red fox"]) == [term_ids("red fox")] and not _bm25._CHUNKS.rare
 
 
 @pytest.mark.parametrize("count", [2047, 2048, 2049, 4097])

@@ -321,7 +321,8 @@ def test_inspect_names_a_damaged_file(tmp_path: Path, capsys: pytest.CaptureFixt
     status, out, err = run(capsys, "inspect", "kb")
     assert status == 0 and err == "" and "vectors.f32: ok" in out and "embedder: hash-v1:1/384" in out
     report = json.loads(run(capsys, "inspect", "kb", "--json")[1])
-    assert [f["ok"] for f in report["files"]] == [True, True, True, True]
+    assert [f["ok"] for f in report["files"]] == [True, True, True, True, True]
+    assert report["files"][4]["file"].endswith("keywords.u32")
     vectors = Path(report["directory"]) / report["files"][3]["file"]
     data = bytearray(vectors.read_bytes())
     data[5] ^= 0xFF

@@ -205,3 +205,22 @@ def test_client_keyword_backend_choice() -> None:
         )
         found = session.core.query("fox", QueryOptions(embedding=[1.0, 0.0], alpha=0.0, top_k=2))
         assert [d.id for d in found.docs] == ["b", "a"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kth_largest_is_the_partition_value_even_with_many_ties(seed: int) -> None:
+    """The numpy backends' sampled k-th largest (one partition of a few thousand) is exactly
+    np.partition's over the whole array, with few distinct scores (BM25) or all distinct."""
+    np = pytest.importorskip("numpy")
+    from moss_ref_backends._kth import kth_largest
+
+    rng = np.random.default_rng(seed)
+    for trial in range(400):
+        m = int(rng.integers(1, 30000))
+        k = int(rng.integers(1, min(m, 120) + 1))
+        distinct = int(rng.integers(1, 40)) if trial % 2 else m
+        dtype = np.float32 if trial % 3 else np.float64
+        scores = rng.random(distinct)[rng.integers(0, distinct, m)].astype(dtype)
+        if trial % 5 == 0:  # mostly zeros, as BM25 scores of rare words are
+            scores[rng.random(m) < 0.99] = 0
+        assert kth_largest(scores, k) == float(np.partition(scores, m - k)[m - k])

@@ -354,3 +354,21 @@ def test_list_of_strings_is_rejected_with_clear_error() -> None:
     with pytest.raises(InvalidArgumentError, match=r"docs\[1\] must be a DocumentInfo") as info:
         builtin_session().core.add_docs([DocumentInfo("a", "x"), "just text"])
     assert isinstance(info.value, AttributeError)  # moss 1.21 raises AttributeError for such an item
+
+
+def test_the_byte_level_finite_check_agrees_with_math_isfinite() -> None:
+    """DOC-8's fast path: all_finite_float32 reads the exponent bits of array('f') rows."""
+    import math
+    import struct
+    from array import array
+
+    from moss_ref._types import all_finite_float32
+
+    edges = [0.0, -0.0, 1.0, -2.5, 3.4028234663852886e38, -3.4028234663852886e38, 1e-45, 2.0**127, -(2.0**-149)]
+    for bits in (0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00001, 0x7F800001, 0x7F7FFFFF, 0xFF7FFFFF, 0x00000001):
+        value = struct.unpack("<f", struct.pack("<I", bits))[0]
+        rows = [array("f", edges), array("f", [*edges[:4], value, 0.5])]
+        assert all_finite_float32(rows) == math.isfinite(value), hex(bits)
+    assert all_finite_float32([array("f", edges)] * 3)
+    assert not all_finite_float32([array("f", [1.0]), [1.0]])  # not all array('f'): the caller checks
+    assert not all_finite_float32([array("d", [1.0])])

@@ -460,3 +460,34 @@ def test_a_bulk_load_pauses_the_collector_and_restores_its_state() -> None:
         finally:
             gc.enable()
     assert seen == [False, False]
+
+
+def test_numpy_load_rows_borrows_the_block_and_copies_it_before_any_change() -> None:
+    """VEC-7: the numpy backend's bulk load keeps a read-only view of the stored rows (no copy at
+    resume); the first put or remove copies them, so the caller's array never changes."""
+    pytest.importorskip("numpy")
+    from array import array
+
+    from moss_ref_backends.numpy_vectors import NumpyVectors
+
+    from moss_ref._vectors import PythonVectors
+
+    ids = [f"d{i}" for i in range(6)]
+    rows = array("f", [float(i * 3 + j) / 7.0 for i in range(6) for j in range(3)])
+    before = rows.tobytes()
+    for change in ("put new", "put existing", "remove"):
+        mine, reference = NumpyVectors(), PythonVectors()
+        mine.load_rows(ids, rows, 3)
+        reference.put(ids, [rows[i * 3 : (i + 1) * 3].tolist() for i in range(6)])
+        query = array("f", [0.5, -0.25, 1.0]).tolist()
+        assert mine.rank(query, 4, None) == reference.rank(query, 4, None)
+        for backend in (mine, reference):
+            if change == "put new":
+                backend.put(["x", "d2"], [[9.0, 0.0, 1.0], [-1.0, 2.0, 0.5]])
+            elif change == "put existing":
+                backend.put(["d0"], [[1.0, 1.0, 1.0]])
+            else:
+                backend.remove(["d1", "d4"])
+        assert rows.tobytes() == before
+        assert mine.rank(query, 6, None) == reference.rank(query, 6, None)
+        assert all(mine.get(i) == reference.get(i) for i in [*ids, "x"])

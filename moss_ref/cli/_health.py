@@ -1,9 +1,10 @@
 """The health of an index directory's files, file by file (CLI-10).
 
 Each file of the current version is checked the way a reader checks it — ``CURRENT`` parsed, the
-manifest against the SHA-256 in ``CURRENT``, ``documents.jsonl`` and ``vectors.f32`` against the
-sizes and SHA-256 in the manifest and parsed — and reported ``ok`` or with what is wrong, so a
-damaged file is named instead of failing the whole command.
+manifest against the SHA-256 in ``CURRENT``, ``documents.jsonl``, ``vectors.f32`` and (format
+version 2) ``keywords.u32`` against the sizes and SHA-256 in the manifest and parsed — and
+reported ``ok`` or with what is wrong, so a damaged file is named instead of failing the whole
+command.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Optional
 
 from ..stores.format import (
     DOCUMENTS,
+    KEYWORDS,
     MANIFEST,
     POINTER,
     VECTORS,
@@ -22,6 +24,7 @@ from ..stores.format import (
     IndexDirectory,
     Manifest,
     read_documents,
+    read_keywords,
     read_vectors,
 )
 
@@ -47,7 +50,7 @@ def _problem(exc: BaseException) -> str:
 
 
 def check_files(directory: IndexDirectory) -> list[FileHealth]:
-    """``CURRENT``, then the current version's manifest, documents and vectors (CLI-10)."""
+    """``CURRENT``, then the current version's manifest, documents, vectors and terms (CLI-10)."""
     results: list[FileHealth] = []
     try:
         pointer = directory.read_pointer()
@@ -77,6 +80,12 @@ def check_files(directory: IndexDirectory) -> list[FileHealth]:
         _check(results, os.path.join(folder, VECTORS), None)
     except (FormatError, OSError) as exc:
         _check(results, os.path.join(folder, VECTORS), _problem(exc))
+    if manifest.keywords is not None:
+        try:
+            read_keywords(os.path.join(base, KEYWORDS), manifest.keywords, manifest.doc_count, manifest.terms_version)
+            _check(results, os.path.join(folder, KEYWORDS), None)
+        except (FormatError, OSError) as exc:
+            _check(results, os.path.join(folder, KEYWORDS), _problem(exc))
     return results
 
 

@@ -20,6 +20,23 @@ from .._protocols import EmbedderFingerprint
 
 
 @dataclass(frozen=True)
+class StoredTerms:
+    """The keyword index of a stored version, in document order (FMT-15): what resume loads
+    instead of tokenizing every text again.
+
+    ``lengths[i]`` is the number of term ids of record ``i``'s keyword document, or
+    ``NOT_INDEXED`` (0xFFFFFFFF) for a blank document; ``terms`` holds the term ids of every indexed
+    document, record after record, each record's in ascending order (repeats kept). ``version``
+    names the function that made them (``moss_ref._keyword_rule.TERMS_VERSION``): a reader with
+    another one ignores them and tokenizes the texts.
+    """
+
+    version: str
+    lengths: array  # type: ignore[type-arg]  # typecode "I", one per record
+    terms: array  # type: ignore[type-arg]  # typecode "I"
+
+
+@dataclass(frozen=True)
 class StoredIndex:
     """One published version of an index: documents in order and their float32 vectors."""
 
@@ -33,6 +50,7 @@ class StoredIndex:
     created_at: str = ""
     updated_at: str = ""
     index_id: str = ""  # stable across versions; new when an index is deleted and re-created
+    keywords: Optional[StoredTerms] = None  # the keyword index's terms, when the writer kept them
 
     @property
     def doc_count(self) -> int:

@@ -10,6 +10,7 @@ One *index directory* holds every version of one index (a store index or a disk 
                                 timestamps, size and SHA-256 of the two data files
             documents.jsonl     one JSON object per document: id, text, metadata, payload
             vectors.f32         doc_count x dimension little-endian IEEE-754 float32, doc order
+            keywords.u32        (format_version 2) the keyword index's term ids, doc order
         tmp/                    staging area of writers (never read)
 
 A writer stages the data files, then under the lock writes the manifest, renames the staging
@@ -18,6 +19,16 @@ the old version or the new one, never a mixture, and a crash leaves the old one 
 Readers take no lock. Every byte a reader uses is validated (sizes, SHA-256, JSON shape,
 finite float32 values); anything wrong raises :class:`FormatError`, which the boundary turns
 into ``MossError`` code ``DESERIALIZATION``. No pickle, no vector ever encoded as JSON.
+
+Format version 2 of the manifest (FMT-15 in docs/rules/stores.md) is version 1 plus one data
+file, written when the index comes with its keyword terms (a push does):
+``files["keywords.u32"] = {"bytes", "sha256", "dtype": "<u4", "terms": <tokenizer version>}``.
+The file is little-endian uint32: ``doc_count`` document lengths in the order of
+``documents.jsonl`` (``0xFFFFFFFF``: a blank document, not in the keyword index), then the term
+ids of every other document, document after document, each one's ascending (repeats kept); its
+size must be ``4 x (doc_count + the sum of those lengths)``. Readers accept both versions;
+version 1 never names the file and version 2 always does. A reader whose tokenizer version
+differs ignores the terms and tokenizes the texts (``moss_ref._snapshot.contents_for``).
 """
 
 from __future__ import annotations
@@ -41,10 +52,11 @@ from typing import Any, Final, Optional
 from .._clock import now_iso
 from .._corpus import Record
 from .._errors import InvalidArgumentError, deserialization, internal
+from .._keyword_rule import NOT_INDEXED
 from .._models import CUSTOM, MODEL_IDS
 from .._names import validate_index_name
 from .._protocols import EmbedderFingerprint
-from .base import IndexConflict, IndexSummary, StoredIndex
+from .base import IndexConflict, IndexSummary, StoredIndex, StoredTerms
 
 __all__ = [
     "FORMAT_VERSION",
@@ -61,6 +73,9 @@ __all__ = [
 ]
 
 FORMAT_VERSION: Final = 1
+#: A manifest of format_version 2 is one of version 1 that also names ``keywords.u32`` (FMT-15);
+#: writers write 2 exactly when they have the terms, readers read both.
+MANIFEST_VERSIONS: Final = (1, 2)
 POINTER: Final = "CURRENT"
 LOCK: Final = "LOCK"
 VERSIONS: Final = "versions"
@@ -69,6 +84,8 @@ MANIFEST: Final = "manifest.json"
 DOCUMENTS: Final = "documents.jsonl"
 VECTORS: Final = "vectors.f32"
 VECTOR_DTYPE: Final = "<f4"
+KEYWORDS: Final = "keywords.u32"
+KEYWORDS_DTYPE: Final = "<u4"
 MANIFEST_FORMAT: Final = "moss_ref/index"
 
 MAX_POINTER_BYTES: Final = 4096
@@ -247,14 +264,15 @@ def seal(record: object) -> bytes:
     return dumps_line({"format_version": FORMAT_VERSION, "sha256": digest, "record": text})
 
 
-def _versioned_object(data: bytes, what: str) -> dict[str, Any]:
+def _versioned_object(data: bytes, what: str, versions: Sequence[int] = (FORMAT_VERSION,)) -> dict[str, Any]:
     """A JSON object whose ``format_version`` this reader understands (FMT: every file is versioned)."""
     obj = loads_strict(data, what)
     if not isinstance(obj, dict):
         raise FormatError(f"{what} must be a JSON object")
     fv = obj.get("format_version")
-    if fv != FORMAT_VERSION or isinstance(fv, bool):
-        raise FormatError(f"{what}: unsupported format_version {fv!r}; this reader understands {FORMAT_VERSION}")
+    if fv not in versions or isinstance(fv, bool):
+        understood = " and ".join(map(str, versions))
+        raise FormatError(f"{what}: unsupported format_version {fv!r}; this reader understands {understood}")
     return obj
 
 
@@ -310,6 +328,42 @@ def write_vectors(path: str, vectors: array) -> FileInfo:  # type: ignore[type-a
         f.flush()
         os.fsync(f.fileno())
     return FileInfo(len(view), digest)
+
+
+def write_keywords(path: str, keywords: StoredTerms) -> FileInfo:
+    """``keywords.u32`` (FMT-15): the lengths, then the term ids, little-endian uint32."""
+    data = array("I", keywords.lengths) if keywords.lengths.typecode != "I" else keywords.lengths
+    terms = array("I", keywords.terms) if keywords.terms.typecode != "I" else keywords.terms
+    if sys.byteorder == "big":
+        data, terms = array("I", data), array("I", terms)
+        data.byteswap()
+        terms.byteswap()
+    digest = hashlib.sha256(memoryview(data).cast("B"))
+    digest.update(memoryview(terms).cast("B"))
+    with open(path, "wb") as f:
+        data.tofile(f)
+        terms.tofile(f)
+        f.flush()
+        os.fsync(f.fileno())
+    return FileInfo(4 * (len(data) + len(terms)), digest.hexdigest())
+
+
+def read_keywords(path: str, info: FileInfo, doc_count: int, terms_version: str) -> StoredTerms:
+    """``keywords.u32`` checked whole: ``doc_count`` lengths, then exactly as many term ids as the
+    lengths of the indexed documents add up to (every uint32 is a term id)."""
+    data = _checked_file(path, info, KEYWORDS)
+    if len(data) % 4 or len(data) < 4 * doc_count:
+        raise FormatError(f"{KEYWORDS} size {len(data)} is not 4 x (doc_count {doc_count} + the number of terms)")
+    lengths, terms = array("I"), array("I")
+    lengths.frombytes(data[: 4 * doc_count])
+    terms.frombytes(data[4 * doc_count :])
+    if sys.byteorder == "big":
+        lengths.byteswap()
+        terms.byteswap()
+    blank = lengths.count(NOT_INDEXED)
+    if sum(lengths) - blank * NOT_INDEXED != len(terms):
+        raise FormatError(f"{KEYWORDS}: the document lengths do not add up to its {len(terms)} term ids")
+    return StoredTerms(terms_version, lengths, terms)
 
 
 def _str(value: object, what: str) -> str:
@@ -449,11 +503,24 @@ class Manifest:
     updated_at: str
     documents: FileInfo
     vectors: FileInfo
+    keywords: Optional[FileInfo] = None  # format_version 2 (FMT-15)
+    terms_version: str = ""
 
     def to_json(self) -> bytes:
+        files: dict[str, Any] = {
+            DOCUMENTS: {"bytes": self.documents.size, "sha256": self.documents.sha256},
+            VECTORS: {"bytes": self.vectors.size, "sha256": self.vectors.sha256, "dtype": VECTOR_DTYPE},
+        }
+        if self.keywords is not None:
+            files[KEYWORDS] = {
+                "bytes": self.keywords.size,
+                "sha256": self.keywords.sha256,
+                "dtype": KEYWORDS_DTYPE,
+                "terms": self.terms_version,
+            }
         body = {
             "format": MANIFEST_FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": 1 if self.keywords is None else 2,
             "index_name": self.index_name,
             "index_id": self.index_id,
             "version": self.version,
@@ -463,10 +530,7 @@ class Manifest:
             "doc_count": self.doc_count,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-            "files": {
-                DOCUMENTS: {"bytes": self.documents.size, "sha256": self.documents.sha256},
-                VECTORS: {"bytes": self.vectors.size, "sha256": self.vectors.sha256, "dtype": VECTOR_DTYPE},
-            },
+            "files": files,
         }
         try:
             text = json.dumps(body, ensure_ascii=False, indent=2, allow_nan=False)
@@ -523,7 +587,7 @@ def _fingerprint(obj: object) -> EmbedderFingerprint:
 def parse_manifest(data: bytes, *, name: Optional[str], version: str) -> Manifest:
     """Validate every field of a manifest read from the version directory ``version`` of ``name``
     (``name`` None: any valid name; the caller checks it maps to the directory)."""
-    obj = _versioned_object(data, MANIFEST)
+    obj = _versioned_object(data, MANIFEST, MANIFEST_VERSIONS)
     keys = ("format", "format_version", "index_name", "index_id", "version", "model_id", "embedder", "dimension",
             "doc_count", "created_at", "updated_at", "files")  # fmt: skip
     m = _exact_keys(obj, keys, MANIFEST)
@@ -556,12 +620,23 @@ def parse_manifest(data: bytes, *, name: Optional[str], version: str) -> Manifes
         embedder = _fingerprint(m["embedder"])
         if dimension != embedder.dimension:
             raise FormatError(f"manifest.dimension {dimension!r} differs from the embedder's {embedder.dimension}")
-    files = _exact_keys(m["files"], (DOCUMENTS, VECTORS), "manifest.files")
+    names = (DOCUMENTS, VECTORS, KEYWORDS) if m["format_version"] == 2 else (DOCUMENTS, VECTORS)
+    files = _exact_keys(m["files"], names, "manifest.files")
     documents = _file_info(files[DOCUMENTS], f"manifest.files[{DOCUMENTS!r}]", dtype=False)
     vectors = _file_info(files[VECTORS], f"manifest.files[{VECTORS!r}]", dtype=True)
     expected = 4 * (dimension or 0) * doc_count
     if vectors.size != expected:
         raise FormatError(f"{VECTORS} must hold {doc_count} x {dimension or 0} float32 = {expected} bytes")
+    keywords, terms_version = None, ""
+    if KEYWORDS in names:
+        what = f"manifest.files[{KEYWORDS!r}]"
+        fields = _exact_keys(files[KEYWORDS], ("bytes", "sha256", "dtype", "terms"), what)
+        if fields["dtype"] != KEYWORDS_DTYPE:
+            raise FormatError(f"{what}.dtype must be {KEYWORDS_DTYPE!r}, got {fields['dtype']!r}")
+        terms_version = _str(fields["terms"], f"{what}.terms")
+        keywords = _file_info({"bytes": fields["bytes"], "sha256": fields["sha256"]}, what, dtype=False)
+        if keywords.size < 4 * doc_count:
+            raise FormatError(f"{KEYWORDS} must hold at least doc_count {doc_count} uint32 lengths")
     return Manifest(
         stored_name,
         index_id,
@@ -574,6 +649,8 @@ def parse_manifest(data: bytes, *, name: Optional[str], version: str) -> Manifes
         _timestamp(m["updated_at"], "manifest.updated_at"),
         documents,
         vectors,
+        keywords,
+        terms_version,
     )
 
 
@@ -692,6 +769,10 @@ class IndexDirectory:
         folder = self._p(VERSIONS, pointer.version)
         records = read_documents(os.path.join(folder, DOCUMENTS), manifest.documents, manifest.doc_count)
         vectors = read_vectors(os.path.join(folder, VECTORS), manifest.vectors)
+        keywords = None
+        if manifest.keywords is not None:
+            path = os.path.join(folder, KEYWORDS)
+            keywords = read_keywords(path, manifest.keywords, manifest.doc_count, manifest.terms_version)
         return StoredIndex(
             manifest.index_name,
             manifest.model_id,
@@ -703,6 +784,7 @@ class IndexDirectory:
             created_at=manifest.created_at,
             updated_at=manifest.updated_at,
             index_id=manifest.index_id,
+            keywords=keywords,
         )
 
     def _consistent(self, fn: Any) -> Any:
@@ -748,8 +830,11 @@ class IndexDirectory:
         try:
             documents = write_documents(os.path.join(staging, DOCUMENTS), index.records)
             vectors = write_vectors(os.path.join(staging, VECTORS), index.vectors)
+            keywords = None
+            if index.keywords is not None:
+                keywords = write_keywords(os.path.join(staging, KEYWORDS), index.keywords)
             with exclusive_lock(self._p(LOCK)):
-                return self._commit(index, staging, documents, vectors, dimension, expect_version)
+                return self._commit(index, staging, documents, vectors, keywords, dimension, expect_version)
         finally:
             if os.path.lexists(staging):
                 shutil.rmtree(staging, ignore_errors=True)
@@ -760,6 +845,7 @@ class IndexDirectory:
         staging: str,
         documents: FileInfo,
         vectors: FileInfo,
+        keywords: Optional[FileInfo],
         dimension: Optional[int],
         expect_version: Optional[str],
     ) -> StoredIndex:
@@ -790,6 +876,8 @@ class IndexDirectory:
             stamp,
             documents,
             vectors,
+            keywords,
+            "" if index.keywords is None else index.keywords.version,
         )
         body = manifest.to_json()
         with open(os.path.join(staging, MANIFEST), "wb") as f:
@@ -879,8 +967,16 @@ def _check_writable(index: StoredIndex, name: str, dimension: Optional[int]) -> 
         problem = f"{len(index.vectors)} vector values for {len(index.records)} x {dimension}"
     elif len({r.id for r in index.records}) != len(index.records):
         problem = "document ids must be unique"
+    elif index.keywords is not None and not _terms_fit(index.keywords, len(index.records)):
+        problem = "the keyword terms do not match the documents"
     if problem:
         raise internal(f"refusing to write index {index.name!r}: {problem}")
+
+
+def _terms_fit(keywords: StoredTerms, doc_count: int) -> bool:
+    lengths = keywords.lengths
+    blank = lengths.count(NOT_INDEXED)
+    return len(lengths) == doc_count and sum(lengths) - blank * NOT_INDEXED == len(keywords.terms)
 
 
 def _newest_mtime(path: str) -> float:
