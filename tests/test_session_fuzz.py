@@ -108,11 +108,17 @@ query_options = st.one_of(
 get_options = st.one_of(
     st.none(),
     st.builds(
-        GetDocumentsOptions,
-        doc_ids=st.one_of(st.none(), st.lists(st.text(max_size=3), max_size=4), json_like),
-        filter=st.one_of(st.none(), filters),
-        sort_by=st.one_of(st.none(), st.text(max_size=3), json_like),
-        ascending=st.one_of(st.none(), json_like),
+        _with_junk,
+        st.builds(GetDocumentsOptions),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "doc_ids": st.one_of(st.none(), st.lists(st.text(max_size=3), max_size=4), json_like),
+                "filter": st.one_of(st.none(), filters),
+                "sort_by": st.one_of(st.none(), st.text(max_size=3), json_like),
+                "ascending": st.one_of(st.none(), json_like),
+            },
+        ),
     ),
     json_like,
 )
@@ -120,7 +126,13 @@ calls = st.one_of(
     st.tuples(
         st.just("add"),
         st.one_of(st.lists(documents(), max_size=4), json_like, st.text(max_size=30)),
-        st.one_of(st.none(), st.builds(MutationOptions, json_like), json_like),
+        st.one_of(
+            st.none(),
+            st.builds(
+                _with_junk, st.builds(MutationOptions), st.fixed_dictionaries({}, optional={"upsert": json_like})
+            ),
+            json_like,
+        ),
     ),
     st.tuples(st.just("delete"), st.one_of(st.lists(st.text(max_size=3), max_size=3), json_like), st.none()),
     st.tuples(st.just("get"), get_options, st.none()),
