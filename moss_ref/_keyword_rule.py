@@ -130,35 +130,30 @@ def documents_terms(records: Iterable[tuple[str, Optional[Mapping[str, str]]]]) 
     pair_terms = _PAIR_TERMS
     for terms, (_, metadata) in zip(out, pairs):
         if metadata:
-            for item in metadata.items():
-                found = pair_terms.get(item) if type(item[0]) is str and type(item[1]) is str else None
+            for item in metadata.items():  # plain str pairs: DocumentInfo copies them (API-6)
+                found = pair_terms.get(item)
                 terms += _pair_terms(*item) if found is None else found
     return out
 
 
-#: (metadata key, value) -> their term ids, for plain str pairs (fields and values repeat across
-#: records); bounded like the tokenizer's caches.
+#: (metadata key, value) -> their term ids (fields and values repeat across records); bounded like
+#: the tokenizer's caches.
 _PAIR_TERMS: dict[tuple[str, str], tuple[int, ...]] = {}
 
 
 def _pair_terms(key: str, value: str) -> tuple[int, ...]:
-    plain = type(key) is str and type(value) is str  # a str subclass may hash or compare unlike its text
-    found = tuple(_field_terms(key) if plain else term_ids(key)) + tuple(
-        _field_terms(value) if plain else term_ids(value)
-    )
-    if plain:
-        if len(_PAIR_TERMS) >= 1 << 16:
-            _PAIR_TERMS.clear()
-        _PAIR_TERMS[(key, value)] = found
+    found = _field_terms(key) + _field_terms(value)
+    if len(_PAIR_TERMS) >= 1 << 16:
+        _PAIR_TERMS.clear()
+    _PAIR_TERMS[(key, value)] = found
     return found
 
 
 def _with_metadata(terms: list[int], metadata: Optional[Mapping[str, str]]) -> list[int]:
     if metadata:
-        for key, value in metadata.items():
-            # a str subclass may hash or compare unlike its text: only plain str use the cache
-            terms += _field_terms(key) if type(key) is str else term_ids(key)
-            terms += _field_terms(value) if type(value) is str else term_ids(value)
+        for key, value in metadata.items():  # plain str: DocumentInfo copies them (API-6)
+            terms += _field_terms(key)
+            terms += _field_terms(value)
     return terms
 
 
