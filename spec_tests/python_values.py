@@ -30,7 +30,7 @@ way Python code can bypass the constructor's conversions.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any, Final, Optional
 
 TAG: Final = "$py"
 KINDS: Final = ("str", "str_metadata", "tuple", "fraction", "deep_and", "cycle", "shared", "raw")
@@ -42,9 +42,9 @@ class KitStr(str):
     __slots__ = ()
 
 
-def has_tags(value: Any) -> bool:
-    """Whether ``value`` holds a ``{"$py": ...}`` tag anywhere (iteratively: filters nest deep; each
-    container once: a decoded value may share lists or contain itself)."""
+def has_tags(value: Any, kind: Optional[str] = None) -> bool:
+    """Whether ``value`` holds a ``{"$py": ...}`` tag (of ``kind``, if given) anywhere (iteratively:
+    filters nest deep; each container once: a decoded value may share lists or contain itself)."""
     stack = [value]
     seen: set[int] = set()
     while stack:
@@ -53,7 +53,7 @@ def has_tags(value: Any) -> bool:
             continue
         seen.add(id(item))
         if isinstance(item, dict):
-            if TAG in item:
+            if TAG in item and (kind is None or item[TAG] == kind):
                 return True
             stack.extend(item.values())
         else:

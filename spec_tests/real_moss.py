@@ -26,7 +26,7 @@ import urllib.request
 from typing import Any, Optional, Union
 
 from .protocol import skip
-from .python_values import TAG
+from .python_values import has_tags
 from .reference import PROJECT_ID, PROJECT_KEY, WRONG_KEY, MossApiTarget
 from .standin import SpawnedStandin, spawn
 
@@ -83,20 +83,6 @@ class SpawnedService:
 def service_available() -> bool:
     """True when moss_ref (with its service) is importable beside the kit."""
     return importlib.util.find_spec("moss_ref") is not None and importlib.util.find_spec("moss_ref.server") is not None
-
-
-def _holds_cycle(args: Any) -> bool:
-    """Whether a step's arguments hold a ``{"$py": "cycle"}`` tag (KIT-10)."""
-    stack = [args]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item.get(TAG) == "cycle":
-                return True
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 class RealMossTarget(MossApiTarget):
@@ -163,7 +149,7 @@ class RealMossTarget(MossApiTarget):
         return out
 
     def step(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
-        if _holds_cycle(args):
+        if has_tags(args, "cycle"):
             # moss 1.21 recurses without end on a filter that contains itself: its process is
             # killed, the runner with it (KIT-10). Skip the step rather than lose the run.
             return skip("moss 1.21 does not survive a self-containing filter (its process is killed)")

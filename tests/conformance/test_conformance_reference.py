@@ -142,7 +142,6 @@ def test_python_values_decode_and_declare() -> None:
     from fractions import Fraction
 
     from moss_ref_conformance.python_values import KitStr, decode, has_tags
-    from moss_ref_conformance.real_moss import _holds_cycle
     from moss_ref_conformance.reference import decode_filter
 
     leaf = {"field": "c", "condition": {"$eq": "x"}}
@@ -160,7 +159,7 @@ def test_python_values_decode_and_declare() -> None:
     assert decode({"$py": "raw", "value": "0.5"}) == "0.5"
     with pytest.raises(ValueError, match="unknown"):
         decode({"$py": "set", "value": [1]})
-    assert _holds_cycle({"filter": {"$py": "cycle"}}) and not _holds_cycle({"filter": leaf})
+    assert has_tags({"filter": {"$py": "cycle"}}, "cycle") and not has_tags({"filter": shared}, "cycle")
     for target in (ReferenceTarget(), MossApiTarget(module="moss_ref")):
         assert "python_values" in target.hello()["features"]
     bad = ReferenceTarget().step("query", {"query": "", "embedding": {"$py": "set", "value": [1]}})
