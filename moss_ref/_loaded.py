@@ -175,14 +175,11 @@ def _without_grouping(options: Optional[QueryOptions]) -> Optional[QueryOptions]
     """``options`` with ``group_by`` dropped: the client's queries never group (the 1.21 client drops it)."""
     if not isinstance(options, QueryOptions) or options.group_by is None:
         return options
-    return QueryOptions(
-        embedding=options.embedding,
-        top_k=options.top_k,
-        alpha=options.alpha,
-        filter=options.filter,
-        min_score=options.min_score,
-        candidate_depth=options.candidate_depth,
-    )
+    copy = QueryOptions.__new__(QueryOptions)
+    for name in QueryOptions.__slots__:  # the stored state as it is (a bool alpha stays marked for strict mode)
+        setattr(copy, name, getattr(options, name))
+    copy.group_by = None
+    return copy
 
 
 def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str], Sequence[float]]) -> list[_Ranked]:
