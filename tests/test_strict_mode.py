@@ -66,3 +66,24 @@ def test_strict_covers_the_client_calls_too() -> None:
     lenient = MossClient("p", "k", store=MemoryStore())
     asyncio.run(lenient.create_index("i", [DocumentInfo("", "y", embedding=[0.0, 1.0])], "custom"))
     assert [d.id for d in asyncio.run(lenient.get_docs("i"))] == [""]
+
+
+def test_strict_client_query_refuses_a_bool_alpha_with_or_without_group_by() -> None:
+    """STRICT-1, API-6: a bool alpha is read as 0.0/1.0 but stays marked, so a strict client query
+    refuses it also when group_by (which the client drops) is set."""
+    import asyncio
+
+    from moss_ref import ParentGrouping, QueryOptions
+
+    store = MemoryStore()
+    strict = MossClient("p", "k", store=store, strict=True)
+    asyncio.run(strict.create_index("i", [DocumentInfo("a", "y", embedding=[0.0, 1.0])], "custom"))
+    asyncio.run(strict.load_index("i"))
+    for group_by in (None, ParentGrouping("g", "o")):
+        options = QueryOptions(embedding=[0.0, 1.0], alpha=True, group_by=group_by)
+        with pytest.raises(InvalidArgumentError, match="bool"):
+            asyncio.run(strict.query("i", "y", options))
+    hits = asyncio.run(
+        strict.query("i", "y", QueryOptions(embedding=[0.0, 1.0], alpha=1.0, group_by=ParentGrouping("g", "o")))
+    )
+    assert [d.id for d in hits.docs] == ["a"]
