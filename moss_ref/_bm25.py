@@ -150,8 +150,8 @@ def term_id_lists(texts: Sequence[str]) -> list[list[int]]:
     if not texts:
         return []
     folded = [fold(t).lower() for t in texts]
-    joined = " \x00 ".join(folded)
-    if joined.isascii() and joined.count("\x00") == len(texts) - 1:
+    joined = " \x00 ".join(folded)  # ASCII: fold transliterates every code point (QRY-3)
+    if joined.count("\x00") == len(texts) - 1:
         chunks = joined.encode("ascii").translate(_SEPARATORS).split()
         with _CHUNKS_LOCK:
             _CHUNKS.rare = False

@@ -6,11 +6,13 @@ returned iff it shares a term with the query); the tests themselves need only mo
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moss_ref._bm25 import term_id, term_ids, tokenize, words
+from moss_ref._bm25 import term_id, term_id_lists, term_ids, tokenize, words
 from moss_ref._fold import fold
 from moss_ref._keywords import PythonKeywords
 from moss_ref._stem import stem
@@ -165,6 +167,14 @@ def test_folding_and_transliteration() -> None:
         assert matches(doc, query), (doc, query)
     assert fold("naïve “quoted” ½") == 'naive "quoted" 1/2'
     assert words("x\u00ady") == ["xy"]  # a soft hyphen vanishes
+
+
+def test_fold_gives_ascii_for_every_code_point() -> None:
+    """The batch tokenizer encodes folded texts as ASCII without checking (term_id_lists)."""
+    points = [chr(cp) for cp in range(sys.maxunicode + 1)]
+    assert fold("".join(points[:128])) == "".join(points[:128])
+    assert [p for p in points[128:] if not fold(f"a{p}b").isascii()] == []
+    assert term_id_lists(["a\ud800b", "\U0010ffff x"]) == [term_ids("a\ud800b"), term_ids("\U0010ffff x")]
 
 
 def test_scripts_without_a_table_match_only_themselves() -> None:
