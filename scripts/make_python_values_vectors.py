@@ -15,14 +15,10 @@ the diff. The output is deterministic.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from moss_ref_conformance.compare import expectation_from
-from moss_ref_conformance.protocol import response_kind
-from moss_ref_conformance.real_moss import RealMossTarget
-from moss_ref_conformance.reference import ReferenceTarget
+from _recording import record, write
 
 OUT = Path(__file__).resolve().parents[1] / "spec_tests" / "vectors" / "python_values" / "python_values.json"
 
@@ -168,27 +164,6 @@ CASES: list[dict[str, Any]] = [
 
 
 def main() -> None:
-    real = RealMossTarget()
-    reference = ReferenceTarget(vector_backend="python", keyword_backend="python")
-    out_cases = []
-    try:
-        for case in CASES:
-            target = reference if case.get("reference") else real
-            target.start_case(case["name"], ["python_values"])
-            steps = []
-            for step in [OPEN, *case["steps"]]:
-                response = target.step(step["op"], step["args"])
-                if response_kind(response) not in ("result", "error"):
-                    raise SystemExit(f"{case['name']}: {step['op']}: {response}")
-                expect = expectation_from(response)
-                if step["op"] not in ("query", "client_query"):
-                    expect.pop("order", None)
-                steps.append({**step, "expect": expect})
-            entry = {k: v for k, v in case.items() if k not in ("steps", "reference")}
-            out_cases.append({**entry, "steps": steps[1:]})
-    finally:
-        real.close()
-        reference.close()
     head = {
         "group": "python_values.python_values",
         "description": 'Values only Python has, handed to the API through {"$py": ...} tags and assign '
@@ -198,17 +173,7 @@ def main() -> None:
         "features": ["python_values"],
         "setup": [{**OPEN, "expect": {"result": {"name": "pv", "model_id": "custom", "doc_count": 0}}}],
     }
-    lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
-    lines.append('  "cases": [')
-    rendered = []
-    for case in out_cases:
-        meta = json.dumps({k: v for k, v in case.items() if k != "steps"}, ensure_ascii=False)[:-1]
-        body = ",\n        ".join(json.dumps(s, ensure_ascii=False) for s in case["steps"])
-        rendered.append(f'    {meta}, "steps": [\n        {body}\n      ]}}')
-    lines += [",\n".join(rendered), "  ]", "}"]
-    text = "\n".join(lines) + "\n"
-    json.loads(text)
-    OUT.write_text(text, encoding="utf-8")
+    write(OUT, head, record(CASES, OPEN, ["python_values"]))
 
 
 if __name__ == "__main__":
