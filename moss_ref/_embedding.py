@@ -2,12 +2,14 @@
 
 Every path that embeds text — ``add_docs``, text queries, and re-embedding a stored index on
 resume or load (R-M-3) — goes through :func:`embed_checked`, so a plugin's failure surfaces the
-same way everywhere: an exception is ``MODEL_UNAVAILABLE``, malformed output is ``INTERNAL``.
+same way everywhere: an exception is ``MODEL_UNAVAILABLE``, malformed output is ``INTERNAL``
+(not one sized sequence per text, of the embedder's dimension, of numbers finite as float32).
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 
 from ._errors import MossError, internal, model_unavailable
@@ -24,8 +26,21 @@ def embed_checked(embedder: Embedder, texts: Sequence[str]) -> list[Sequence[flo
     except Exception as exc:  # a plugin failure must not escape as a foreign exception (R-E-2)
         raise model_unavailable(f"embedder {name!r} failed: {exc!r}") from exc
     dimension = embedder.fingerprint.dimension
-    if len(vectors) != len(texts) or any(len(v) != dimension or not all(math.isfinite(x) for x in v) for v in vectors):
+    if len(vectors) != len(texts) or not all(_well_formed(v, dimension) for v in vectors):
         raise internal(
-            f"embedder {name!r} returned malformed vectors (expected {len(texts)} finite vectors of length {dimension})"
+            f"embedder {name!r} returned malformed vectors (expected {len(texts)} sequences of {dimension} "
+            "numbers, each finite as float32)"
         )
     return vectors
+
+
+def _well_formed(vector: object, dimension: int) -> bool:
+    """A sized sequence of ``dimension`` numbers, each finite once cast to float32 (beyond the
+    float32 range a cast gives infinity): what a stored or query vector is (QRY-2, VEC-7)."""
+    try:
+        if len(vector) != dimension:  # type: ignore[arg-type]
+            return False
+        as32 = array("f", vector)  # type: ignore[call-overload]  # TypeError for a str, None, ...
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return len(as32) == dimension and math.isfinite(sum(as32))

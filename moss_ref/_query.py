@@ -24,7 +24,6 @@ import math
 from array import array
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
-from numbers import Real
 from operator import mul
 from typing import Final, Optional
 
@@ -33,8 +32,6 @@ from ._corpus import Corpus
 from ._errors import InvalidArgumentError, query_invalid
 from ._filters import Filter, compile_filter
 from ._types import ParentGrouping, QueryOptions
-
-_PLAIN_NUMBERS: Final = frozenset((float, int))
 
 RRF_K = 30
 DEFAULT_ALPHA = 0.8
@@ -81,81 +78,44 @@ class Hit:
     score: float = 0.0
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def _to_float(value: Real) -> float:
-    """``float(value)``, with numbers too large for a float (huge ints, Fractions) as ±inf (ERR-2)."""
-    try:
-        return float(value)
-    except OverflowError:
-        return -math.inf if value < 0 else math.inf
-
-
-def _finite(name: str, value: object, what: str) -> float:
-    """A finite real number (no bool, no NaN, nothing too large for a float), else InvalidArgumentError."""
-    number = _to_float(value) if _is_number(value) else math.nan  # type: ignore[arg-type]
-    if not math.isfinite(number):
+def _finite(name: str, value: float, what: str) -> float:
+    """A finite number, else InvalidArgumentError (QueryOptions made it a float when set, API-6)."""
+    if not math.isfinite(value):
         raise query_invalid(f"{name} must be {what}; got {value!r}")
-    return number
+    return value
 
 
-def _unit_interval(name: str, value: object, what: str) -> float:
-    """A real number in [0, 1] (no bool, no NaN, nothing too large for a float), else InvalidArgumentError."""
+def _unit_interval(name: str, value: float, what: str) -> float:
+    """A finite number in [0, 1], else InvalidArgumentError."""
     number = _finite(name, value, f"{what} between 0.0 and 1.0")
     if not 0.0 <= number <= 1.0:
         raise query_invalid(f"{name} must be {what} between 0.0 and 1.0; got {value!r}")
     return number
 
 
-def _count(name: str, value: object, default: int) -> int:
-    """A non-negative int (a bool counts as 0 or 1, as in the real SDK), else InvalidArgumentError."""
-    if value is None:
-        return default
-    if not isinstance(value, int):
-        raise query_invalid(f"{name} must be a non-negative integer; got {value!r}")
-    if value < 0:
-        raise query_invalid(f"{name} must be a non-negative integer; got {value}")
-    return int(value)
+def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, used: bool = True) -> list[float]:
+    """QRY-2: non-empty, finite, of the index dimension; with a usable norm when ``used``.
 
-
-def check_query_vector(vector: object, dimension: Optional[int], *, used: bool = True) -> list[float]:
-    """QRY-2: non-empty, finite as float32, of the index dimension; with a usable norm when ``used``.
-
-    Every component is read as float32 (a value beyond the float32 range is infinite, so
-    refused). The norm matters only when the vector signal is used (``alpha > 0``): then the sum
-    of the squared float32 components, rounded to float32, must be neither 0 nor infinite — so an
-    all-zero vector is refused there and accepted by a keyword-only query (observed: moss 1.21.0).
+    ``vector`` is either ``QueryOptions.embedding``, which holds float32 numbers since it was set
+    (a value beyond the float32 range became infinite, API-6), or an embedder's output, which
+    ``embed_checked`` found to be finite float32 numbers (MOD-2). The norm matters only when the
+    vector signal is used (``alpha > 0``): then the sum of the squared float32 components, rounded
+    to float32, must be neither 0 nor infinite — so an all-zero vector is refused there and
+    accepted by a keyword-only query (observed: moss 1.21.0).
     """
-    if isinstance(vector, (str, bytes)) or not isinstance(vector, Sequence):
-        raise query_invalid(f"query embedding must be a sequence of numbers; got {type(vector).__name__}")
-    items = vector if type(vector) is list else list(vector)  # one pass over the caller's sequence
-    values: list[float]
-    try:
-        if not _PLAIN_NUMBERS.issuperset(map(type, items)):
-            raise OverflowError  # not all plain floats and ints: take the checked path below
-        values = list(map(float, items))  # fast path
-    except OverflowError:
-        values = []
-        for i, x in enumerate(items):
-            if not _is_number(x):
-                raise query_invalid(f"query embedding[{i}] must be a number; got {x!r}") from None
-            values.append(_to_float(x))
+    values = list(map(float, vector))
     if not values:
         raise query_invalid("query embedding must be non-empty.")
-    # A finite sum proves every component finite (one inf or nan makes the sum inf or nan).
-    if not (math.isfinite(sum(values)) and max(map(abs, values)) <= _FLOAT32_MAX):
-        if not all(math.isfinite(x) and abs(x) <= _FLOAT32_MAX for x in values):
-            raise query_invalid(
-                "query embedding must contain only finite numbers; every component must be a finite float32 number "
-                f"(at most {_FLOAT32_MAX:g} in magnitude)"
-            )
+    if not math.isfinite(sum(values)):  # a finite sum proves every component finite
+        raise query_invalid(
+            "query embedding must contain only finite numbers; every component must be a finite float32 number "
+            f"(at most {_FLOAT32_MAX:g} in magnitude)"
+        )
     if dimension is not None and len(values) != dimension:
         raise query_invalid(f"Invalid query embedding length: expected {dimension} but received {len(values)}.")
     if used:
         as32 = array("f", values)
-        square_sum = array("f", [min(math.fsum(map(mul, as32, as32)), 2 * _FLOAT32_MAX)])[0]
+        square_sum = array("f", [math.fsum(map(mul, as32, as32))])[0]  # the cast gives inf past float32
         if square_sum == 0.0 or math.isinf(square_sum):
             raise query_invalid(
                 "query embedding must have a nonzero, finite norm: the sum of its squared float32 components "
@@ -201,7 +161,7 @@ def plan_query(
         raise InvalidArgumentError(CUSTOM_NEEDS_EMBEDDING)
     if not isinstance(text, str):
         raise query_invalid(f"query must be a str; got {type(text).__name__}")
-    top_k = _count("top_k", opts.top_k, default_top_k)
+    top_k = default_top_k if opts.top_k is None else opts.top_k  # an int >= 0 since it was set (API-6)
     raw_alpha = DEFAULT_ALPHA if opts.alpha is None else opts.alpha
     if strict:
         if opts.alpha_was_bool:  # the options read True as 1.0 and False as 0.0, as moss's do (API-6)
@@ -228,7 +188,7 @@ def plan_query(
                     "(alpha == 0 or an index with no vectors)"
                 )
         if opts.candidate_depth is not None:
-            depth = _count("candidate_depth", opts.candidate_depth, 0)
+            depth = opts.candidate_depth
             if depth < 1:
                 raise query_invalid(f"candidate_depth must be at least 1; got {depth}")
             depth = max(depth, fetch)
