@@ -103,6 +103,7 @@ def build_core(
         embedder=embedder,
         vector_backend_factory=backend_factory,
         keyword_backend_factory=keyword_factory,
+        strict=False,  # never mutated; its queries are planned with the client's strict flag (_plan)
     )
     if stored.doc_count:
         core.replace_contents(stored.model_id, embedder, *contents_for(stored, embedder))

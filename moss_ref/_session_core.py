@@ -55,7 +55,7 @@ class SessionCore:
         embedder: Optional[Embedder],
         vector_backend_factory: Callable[[], VectorBackend],
         keyword_backend_factory: Optional[Callable[[], KeywordBackend]] = None,
-        strict: bool = False,
+        strict: bool,
     ) -> None:
         self._name = name
         self.strict = strict  # STRICT-1: also refuse input the real SDK accepts but cannot mean

@@ -429,7 +429,7 @@ def test_the_fast_path_for_plain_documents_builds_what_a_session_builds() -> Non
             raw.append(doc)
         fast = plain_custom(raw)
         assert fast is not None
-        core = SessionCore("i", "custom", embedder=None, vector_backend_factory=python_vectors)
+        core = SessionCore("i", "custom", embedder=None, vector_backend_factory=python_vectors, strict=False)
         core.add_docs(_documents(raw, "docs"))
         slow = snapshot(core)
         assert fast == (slow.records, slow.vectors, slow.dimension)

@@ -543,7 +543,9 @@ class MossService:
                 image = StoredIndex(name, CUSTOM, None, dimension, records, vectors)
             else:
                 docs = _documents(raw, "docs")
-                core = SessionCore(name, CUSTOM, embedder=None, vector_backend_factory=self.new_vector_backend)
+                core = SessionCore(
+                    name, CUSTOM, embedder=None, vector_backend_factory=self.new_vector_backend, strict=False
+                )
                 _validated(lambda: core.add_docs(docs))
                 image = snapshot(core)
             if fingerprint is None:
@@ -557,7 +559,9 @@ class MossService:
             return replace(image, model_id=model_id, embedder=fingerprint, dimension=fingerprint.dimension)
         docs = _documents(raw, "docs")
         embedder = self._call(lambda: self.embedder(model_id))
-        core = SessionCore(name, model_id, embedder=embedder, vector_backend_factory=self.new_vector_backend)
+        core = SessionCore(  # the service takes what moss does; strict mode is a client-side choice (STRICT-1)
+            name, model_id, embedder=embedder, vector_backend_factory=self.new_vector_backend, strict=False
+        )
         _validated(lambda: core.add_docs(docs))
         return snapshot(core)
 
