@@ -4,6 +4,7 @@ Commands (run from the repository root, with the test extra installed)::
 
     python -m mutation run     [--modules M ...] [--operators OP ...] [--sample N --seed S]
                                [--fuzz-examples N] [--workers 2] [--out mutation/report.json]
+    python -m mutation confirm [--report mutation/report.json]   # out-of-reach marks' pytests
     python -m mutation report  [--report mutation/report.json] [--out mutation/REPORT.md]
     python -m mutation list    [--modules M ...] [--operators OP ...]
     python -m mutation show    ID...
@@ -23,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
+from .confirm import confirm, confirmation_problems
 from .operators import DEFAULT_MODULES, OPERATORS, Mutant, generate, iter_sources
 from .report import EQUIVALENT, Marks, render, resolve, totals
 from .runner import PACKAGE, canary, run_all
@@ -168,6 +170,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_confirm(args: argparse.Namespace) -> int:
+    report = json.loads(args.report.read_text(encoding="utf-8"))
+    records, _ = resolve(report["mutants"], Marks.load(args.equivalent))
+    started = time.monotonic()
+    report["confirmations"] = confirm(records, workers=args.workers)
+    report["confirm_command"] = "python -m mutation " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    report["confirm_seconds"] = round(time.monotonic() - started, 1)
+    args.report.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    problems = confirmation_problems(report["confirmations"])
+    for p in problems:
+        print(f"mutation: {p}", file=sys.stderr)
+    t = totals(records, report["confirmations"])
+    print(f"mutation: {t['out_of_reach_confirmed']} of {t['out_of_reach']} out-of-reach mutants fail their pytest "
+          f"({report['confirm_seconds']:.0f} s); kill rate with those pytests {t['kill_rate_with_pytests']}; "
+          f"wrote {args.report}")  # fmt: skip
+    return 1 if problems else 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for m in _select(args):
         print(f"{m.id}\t{m.description}" + (f"\t{m.key}" if args.keys else ""))
@@ -221,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=REPORT_MD)
     p.add_argument("--equivalent", type=Path, default=EQUIVALENT)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("confirm", help="run each out-of-reach mark's pytest on its mutant; record it in the report")
+    p.add_argument("--report", type=Path, default=REPORT_JSON)
+    p.add_argument("--equivalent", type=Path, default=EQUIVALENT)
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=cmd_confirm)
 
     p = sub.add_parser("list", help="list the mutants (id, description)")
     selection(p)

@@ -26,7 +26,9 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
+
+from .confirm import confirmation_problems as confirm_problems
 
 HERE = Path(__file__).resolve().parent
 EQUIVALENT = HERE / "equivalent.json"
@@ -105,6 +107,8 @@ def resolve(mutants: list[dict[str, Any]], marks: Marks) -> tuple[list[dict[str,
             if m["outcome"] == "survived":
                 rec["outcome"] = kind
                 note = entry["reason"] + (f" (covered by {entry['test']})" if kind == "out_of_reach" else "")
+                if kind == "out_of_reach":
+                    rec["test"] = entry["test"]
             elif kind == "out_of_reach" and m["outcome"] == "killed_fuzz":
                 note = f"out of reach of vectors: {entry['reason']} (covered by {entry['test']})"
             else:
@@ -114,12 +118,21 @@ def resolve(mutants: list[dict[str, Any]], marks: Marks) -> tuple[list[dict[str,
     return out, problems
 
 
-def totals(records: list[dict[str, Any]]) -> dict[str, Any]:
+def confirmed(records: list[dict[str, Any]], confirmations: Optional[dict[str, Any]]) -> int:
+    """How many out-of-reach records the pytest of their mark was seen to fail on (``confirm``)."""
+    seen = (confirmations or {}).get("mutants", {})
+    return sum(1 for r in records if r["outcome"] == "out_of_reach" and seen.get(r["id"], {}).get("fails_on_mutant"))
+
+
+def totals(records: list[dict[str, Any]], confirmations: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The counts, and the kill rates: by the vectors; with the fuzzer; and with the pytests that
+    ``python -m mutation confirm`` saw fail on the out-of-reach mutants they cover."""
     counts = Counter(r["outcome"] for r in records)
     generated = len(records) - counts["invalid"]
     base = generated - counts["equivalent"]
     by_vectors = counts["killed_vectors"] + counts["timeout"]
     with_fuzz = by_vectors + counts["killed_fuzz"]
+    by_tests = confirmed(records, confirmations)
     return {
         "generated": generated,
         "equivalent": counts["equivalent"],
@@ -131,6 +144,8 @@ def totals(records: list[dict[str, Any]]) -> dict[str, Any]:
         "invalid": counts["invalid"],
         "kill_rate_vectors": round(by_vectors / base, 4) if base else 1.0,
         "kill_rate_with_fuzz": round(with_fuzz / base, 4) if base else 1.0,
+        "out_of_reach_confirmed": by_tests,
+        "kill_rate_with_pytests": round((with_fuzz + by_tests) / base, 4) if base else 1.0,
     }
 
 
@@ -144,7 +159,9 @@ def _cell(text: str) -> str:
 
 def render(report: dict[str, Any], marks: Marks) -> str:
     records, problems = resolve(report["mutants"], marks)
-    t = totals(records)
+    confirmations = report.get("confirmations")
+    problems += confirm_problems(confirmations)
+    t = totals(records, confirmations)
     lines = [
         "# Mutation testing of moss_ref's core",
         "",
@@ -178,6 +195,19 @@ def render(report: dict[str, Any], marks: Marks) -> str:
         "",
         "Kill rate = killed / (generated - equivalent); a timeout counts as killed.",
         "",
+    ]
+    if confirmations:
+        lines += [
+            f"Out of reach of a language-neutral vector: {t['out_of_reach']}; the pytest named by each mark "
+            f"fails on {t['out_of_reach_confirmed']} of them "
+            f"(`{report.get('confirm_command', 'python -m mutation confirm')}`, "
+            "each test first seen passing on the unmutated core). Killed by vectors, fuzz or those pytests: "
+            f"**{_pct(t['kill_rate_with_pytests'])}**.",
+            "",
+        ]
+    else:
+        lines += ["The out-of-reach marks' pytests were not run on their mutants (`python -m mutation confirm`).", ""]
+    lines += [
         "## By module and operator",
         "",
         "Each cell: killed by vectors / killed with fuzz / not equivalent.",
@@ -217,6 +247,23 @@ def render(report: dict[str, Any], marks: Marks) -> str:
         lines.append("")
         for r in rs:
             lines.append(f"- `{r['id']}` {_cell(r['description'].split(': ', 1)[1])} — in `{_cell(r['context'])}`")
+        lines.append("")
+    reach = [r for r in records if r["outcome"] == "out_of_reach"]
+    if reach:
+        seen = (confirmations or {}).get("mutants", {})
+        lines += ["## Out of reach of the vectors", "",
+                  "Each with the pytest that covers it, and whether `python -m mutation confirm` saw it fail.", "",
+                  "| id | description | pytest | fails on the mutant |", "|---|---|---|---|"]  # fmt: skip
+        for r in reach:
+            got = seen.get(r["id"])
+            flag = (
+                "not run"
+                if got is None
+                else "yes"
+                if got["fails_on_mutant"]
+                else f"**no**: {_cell(got['detail'][:80])}"
+            )
+            lines.append(f"| `{r['id']}` | {_cell(r['description'])} | `{r['test']}` | {flag} |")
         lines.append("")
     fuzz_only = [r for r in records if r["outcome"] == "killed_fuzz"]
     if fuzz_only:

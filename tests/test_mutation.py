@@ -8,11 +8,14 @@ figure committed in ``mutation/threshold.json``; the full run is ``python -m mut
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mutation.__main__ import run, sample
+from mutation.confirm import confirm, confirmation_problems
 from mutation.operators import DEFAULT_MODULES, OPERATORS, generate, generate_source, iter_sources
 from mutation.report import Marks, render, resolve, totals
 from mutation.runner import PACKAGE, canary
@@ -162,6 +165,45 @@ def test_report_applies_marks_flags_stale_ones_and_computes_rates(tmp_path: Path
     assert t["kill_rate_with_fuzz"] == round(3 / 5, 4)
     text = render({"command": "python -m mutation run", "modules": ["m.py"], "mutants": mutants}, Marks.load(path))
     assert "stale equivalent entry gone" in text and "python -m mutation run" in text
+    assert "were not run on their mutants" in text
+    node = "tests/test_x.py::test_y"
+    seen = {"canary": {"test": node, "failed": True}, "tests": {node: {"passes_clean": True, "detail": ""}},
+            "mutants": {"d": {"test": node, "fails_on_mutant": True, "detail": "1 failed"}}}  # fmt: skip
+    t = totals(records, seen)
+    assert (t["out_of_reach_confirmed"], t["kill_rate_with_pytests"]) == (1, round(4 / 5, 4))
+    report = {"command": "c", "modules": ["m.py"], "mutants": mutants, "confirmations": seen}
+    assert "| `tests/test_x.py::test_y` | yes |" in render(report, Marks.load(path))
+    seen["mutants"]["d"]["fails_on_mutant"] = False
+    text = render(report, Marks.load(path))
+    assert totals(records, seen)["out_of_reach_confirmed"] == 0
+    assert "d is marked out of reach, covered by tests/test_x.py::test_y, but it passes on it" in text
+
+
+def test_confirm_runs_each_marks_pytest_on_its_mutant() -> None:
+    """``python -m mutation confirm``: the named test must pass on the clean core and fail on the mutant."""
+    mutant = next(
+        m for m in generate(PACKAGE, ["_keyword_rule.py"]) if m.description.endswith("4294967295 -> 4294967294")
+    )
+    layout = "tests/test_store_terms.py::test_a_push_stores_the_terms_in_the_documented_layout"
+    other = "tests/test_bm25_tokenizer.py::test_folding_and_transliteration"
+    records = [{"id": mutant.id, "description": mutant.description, "key": mutant.key, "module": mutant.module,
+                "outcome": "out_of_reach", "test": t} for t in (layout, other)]  # fmt: skip
+    records[1]["id"] = records[1]["id"] + "-again"  # the same mutant under a second mark, naming another test
+    seen = confirm(records)
+    assert seen["canary"]["failed"] and all(o["passes_clean"] for o in seen["tests"].values())
+    assert seen["mutants"][mutant.id]["fails_on_mutant"] is True
+    assert seen["mutants"][mutant.id + "-again"]["fails_on_mutant"] is False
+    assert [p for p in confirmation_problems(seen) if "-again" in p]
+
+
+def test_every_out_of_reach_mark_names_a_test_that_exists() -> None:
+    """A renamed test would leave a mark pointing at nothing (``confirm`` finds it too, but slowly)."""
+    tests = sorted({e["test"] for e in Marks.load().out_of_reach.values()})
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *tests],
+                          cwd=PACKAGE.parent, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    collected = {ln.split("[")[0] for ln in proc.stdout.splitlines() if "::" in ln}
+    assert {t.split("[")[0] for t in tests} <= collected
 
 
 def test_committed_marks_are_well_formed() -> None:
