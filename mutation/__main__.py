@@ -166,7 +166,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     records, problems = resolve(report["mutants"], Marks.load(args.equivalent))
     for p in problems:
         print("mark:", p)
-    print(f"mutation: wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in totals(records).items()))
+    print(
+        f"mutation: wrote {args.out}: "
+        + ", ".join(f"{k} {v}" for k, v in totals(records, report.get("confirmations")).items())
+    )
     return 0
 
 
