@@ -56,4 +56,5 @@ def write(path: Path, head: dict[str, Any], cases: list[dict[str, Any]]) -> None
     lines += [",\n".join(rendered), "  ]", "}"]
     text = "\n".join(lines) + "\n"
     json.loads(text)
+    path.parent.mkdir(exist_ok=True)
     path.write_text(text, encoding="utf-8")

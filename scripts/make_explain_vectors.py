@@ -10,10 +10,10 @@ deliberate change of the EXPL rules: ``python3 scripts/make_explain_vectors.py``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from _recording import write
 from moss_ref_conformance.compare import expectation_from
 from moss_ref_conformance.reference import ReferenceTarget
 
@@ -187,24 +187,7 @@ def main() -> None:
         "setup": setup,
         "cases": out_cases,
     }
-    lines = ["{"]
-    head = {k: v for k, v in document.items() if k != "cases"}
-    for key, value in head.items():
-        lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},")
-    lines.append('  "cases": [')
-    rendered = []
-    for case in out_cases:
-        meta = json.dumps({k: v for k, v in case.items() if k != "steps"}, ensure_ascii=False)[:-1]
-        steps = ",\n        ".join(json.dumps(s, ensure_ascii=False) for s in case["steps"])
-        rendered.append(f'    {meta}, "steps": [\n        {steps}\n      ]}}')
-    lines.append(",\n".join(rendered))
-    lines.append("  ]")
-    lines.append("}")
-    text = "\n".join(lines) + "\n"
-    json.loads(text)
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(text, encoding="utf-8")
-
+    write(OUT, {k: v for k, v in document.items() if k != "cases"}, out_cases)
 
 if __name__ == "__main__":
     main()
