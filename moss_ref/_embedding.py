@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 
 from ._errors import MossError, internal, model_unavailable
 from ._protocols import Embedder
@@ -35,12 +35,15 @@ def embed_checked(embedder: Embedder, texts: Sequence[str]) -> list[Sequence[flo
 
 
 def _well_formed(vector: object, dimension: int) -> bool:
-    """A sized sequence of ``dimension`` numbers, each finite once cast to float32 (beyond the
-    float32 range a cast gives infinity): what a stored or query vector is (QRY-2, VEC-7)."""
+    """MOD-2: a sized sequence (not a str, bytes, mapping or set) of ``dimension`` numbers, each
+    finite once cast to float32 (beyond the float32 range a cast gives infinity). Whatever reading
+    it raises (a plugin's own item type, say) makes it malformed too."""
+    if isinstance(vector, (str, bytes, Mapping, Set)):
+        return False
     try:
         if len(vector) != dimension:  # type: ignore[arg-type]
             return False
-        as32 = array("f", vector)  # type: ignore[call-overload]  # TypeError for a str, None, ...
-    except (TypeError, ValueError, OverflowError):
+        as32 = array("f", vector)  # type: ignore[call-overload]  # TypeError for a str or None item
+    except Exception:  # a plugin's output must not raise through the core (R-E-2)
         return False
     return len(as32) == dimension and math.isfinite(sum(as32))

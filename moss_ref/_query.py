@@ -96,9 +96,10 @@ def _unit_interval(name: str, value: float, what: str) -> float:
 def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, used: bool = True) -> list[float]:
     """QRY-2: non-empty, finite, of the index dimension; with a usable norm when ``used``.
 
-    ``vector`` is either ``QueryOptions.embedding``, which holds float32 numbers since it was set
-    (a value beyond the float32 range became infinite, API-6), or an embedder's output, which
-    ``embed_checked`` found to be finite float32 numbers (MOD-2). The norm matters only when the
+    ``vector`` is either ``QueryOptions.embedding``, a list of float32 values since it was set
+    (a value beyond the float32 range became infinite, API-6; no subclass can override it,
+    API-7), or an embedder's output, which ``embed_checked`` found to be a sequence of numbers
+    finite as float32 (MOD-2). The norm matters only when the
     vector signal is used (``alpha > 0``): then the sum of the squared float32 components, rounded
     to float32, must be neither 0 nor infinite — so an all-zero vector is refused there and
     accepted by a keyword-only query (observed: moss 1.21.0).

@@ -14,7 +14,7 @@ import sys
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Optional
+from typing import Any, ClassVar, Final, Optional, TypeVar
 
 from . import _convert
 
@@ -39,6 +39,21 @@ __all__ = [
     "LoadIndexesResult",
     "Chunking",
 ]
+
+
+_T = TypeVar("_T", bound=type)
+
+
+def _final(cls: _T) -> _T:
+    """API-7: moss 1.21's value types are native classes that Python cannot subclass (``class
+    Q(moss.QueryOptions)`` is a ``TypeError``); neither can these, so no subclass can bypass
+    the conversions of API-6 (a property overridden to return a string, say)."""
+
+    def refuse(sub: type, /, **kwargs: object) -> None:
+        raise TypeError(f"type 'moss_ref.{cls.__name__}' is not an acceptable base type")
+
+    setattr(cls, "__init_subclass__", classmethod(refuse))  # noqa: B010  # (typed code cannot assign a method)
+    return cls
 
 
 _check_str = _convert.text
@@ -77,6 +92,7 @@ def metadata_copy(doc: DocumentInfo) -> Optional[dict[str, str]]:
     return None if md is None else dict(md)
 
 
+@_final
 class DocumentInfo:
     """A document: ``id``, ``text``, optional ``metadata`` (str -> str), ``embedding``, ``payload``.
 
@@ -155,6 +171,7 @@ class DocumentInfo:
         )
 
 
+@_final
 @dataclass(eq=False)
 class QueryResultDocumentInfo:
     """One query hit (T-3). ``score`` in [0, 1] comes from vector similarity alone (Q-4)."""
@@ -167,6 +184,7 @@ class QueryResultDocumentInfo:
     payload: Optional[str] = None
 
 
+@_final
 @dataclass(eq=False)
 class SearchResult:
     """Query answer (T-4): ``docs`` in relevance order, ``query`` echoes the text."""
@@ -178,6 +196,7 @@ class SearchResult:
     model_id: Optional[str] = None
 
 
+@_final
 class QueryOptions:
     """Query options (T-12). Each field is read when set, as moss 1.21 reads it (API-6): ``embedding``
     as float32 values, ``top_k`` and ``candidate_depth`` as unsigned ints, ``alpha`` and
@@ -278,6 +297,7 @@ class QueryOptions:
         )
 
 
+@_final
 class GetDocumentsOptions:
     """get_docs options (T-13), read when set as moss 1.21 reads them (API-6): ``doc_ids`` a list of
     str, ``sort_by`` a str, ``ascending`` a bool, ``group_by`` a ParentGrouping; the filter is
@@ -340,6 +360,7 @@ class GetDocumentsOptions:
         )
 
 
+@_final
 class MutationOptions:
     """``upsert``: None or True replace existing ids (S-15); False skips them (R-D-3). A bool only (API-6)."""
 
@@ -360,6 +381,7 @@ class MutationOptions:
         return f"MutationOptions(upsert={self.upsert!r})"
 
 
+@_final
 class ParentGrouping:
     """Collapse documents sharing metadata ``parent_field``, siblings ordered by ``order_field`` (T-14).
     Both are str, checked when set (API-6)."""
@@ -390,6 +412,7 @@ class ParentGrouping:
         return f"ParentGrouping(parent_field={self.parent_field!r}, order_field={self.order_field!r})"
 
 
+@_final
 @dataclass(frozen=True, eq=False)
 class PushIndexResult:
     """Result of ``SessionIndex.push_index`` (T-5). moss_ref pushes synchronously: status ``completed``."""
@@ -400,6 +423,7 @@ class PushIndexResult:
     status: str
 
 
+@_final
 @dataclass(frozen=True, eq=False)
 class MutationResult:
     """Result of a client-side mutation job (T-6)."""
@@ -432,6 +456,7 @@ class _StrEnumLike:
         return self.value
 
 
+@_final
 class JobStatus(_StrEnumLike):
     """Job status constants (T-8)."""
 
@@ -446,6 +471,7 @@ for _n in ("PENDING_UPLOAD", "UPLOADING", "BUILDING", "COMPLETED", "FAILED"):
     setattr(JobStatus, _n, JobStatus(_n.lower()))
 
 
+@_final
 class JobPhase(_StrEnumLike):
     """Job phase constants (T-9)."""
 
@@ -480,6 +506,7 @@ for _n in (
     setattr(JobPhase, _n, JobPhase(_n.lower()))
 
 
+@_final
 @dataclass(frozen=True)
 class JobStatusResponse:
     """Status of a job (T-7). ISO-8601 timestamps; ``current_phase`` None once completed."""
@@ -494,6 +521,7 @@ class JobStatusResponse:
     completed_at: Optional[str]
 
 
+@_final
 @dataclass(frozen=True)
 class JobProgress:
     job_id: str
@@ -502,6 +530,7 @@ class JobProgress:
     current_phase: Optional[JobPhase]
 
 
+@_final
 class IndexStatus:
     """Index status (T-10), shaped like the real class (observed: moss 1.21.0).
 
@@ -530,6 +559,7 @@ class IndexStatus:
 IndexStatusValues: dict[str, str] = {n: n for n in ("NotStarted", "Building", "Ready", "Failed")}
 
 
+@_final
 @dataclass(frozen=True)
 class ModelRef:
     """Model of an index (T-11)."""
@@ -538,6 +568,7 @@ class ModelRef:
     version: str
 
 
+@_final
 @dataclass(frozen=True)
 class IndexInfo:
     """An index in the store (T-10)."""
@@ -552,6 +583,7 @@ class IndexInfo:
     model: ModelRef
 
 
+@_final
 @dataclass
 class LoadIndexesResult:
     """Best-effort multi-load result (T-16, C-16)."""
@@ -561,6 +593,7 @@ class LoadIndexesResult:
     failed_codes: dict[str, str] = field(default_factory=dict)
 
 
+@_final
 @dataclass
 class Chunking:
     """Native chunking options (D-17). Accepted for signature compatibility; see CONFORMANCE.md."""

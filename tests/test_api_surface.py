@@ -287,3 +287,23 @@ def test_index_status_is_shaped_like_the_real_class() -> None:
         IndexStatus(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         IndexStatus()  # type: ignore[call-arg]
+
+
+#: moss 1.21.0's classes that Python cannot subclass (native types); the others it exports can be.
+FINAL = ["Chunking", "DocumentInfo", "GetDocumentsOptions", "IndexInfo", "IndexStatus", "JobPhase", "JobProgress",
+         "JobStatus", "JobStatusResponse", "LoadIndexesResult", "ModelRef", "MutationOptions", "MutationResult",
+         "ParentGrouping", "PushIndexResult", "QueryOptions", "QueryResultDocumentInfo", "SearchResult"]  # fmt: skip
+OPEN = ["InvalidArgumentError", "JobHandle", "MossClient", "MossError", "SessionIndex"]
+
+
+@pytest.mark.parametrize("name", FINAL)
+def test_value_types_cannot_be_subclassed(name: str) -> None:
+    """API-7 (observed: moss 1.21.0): no subclass can override a field and bypass API-6's conversions."""
+    with pytest.raises(TypeError, match=f"type 'moss_ref.{name}' is not an acceptable base type"):
+        type("Sub", (getattr(moss_ref, name),), {})
+
+
+@pytest.mark.parametrize("name", OPEN)
+def test_clients_sessions_and_errors_can_be_subclassed(name: str) -> None:
+    sub = type("Sub", (getattr(moss_ref, name),), {})
+    assert issubclass(sub, getattr(moss_ref, name))

@@ -42,6 +42,13 @@ def _session_with(embedder: Broken):  # type: ignore[no-untyped-def]
     return s
 
 
+class _Raises:
+    """A plugin's own number type whose conversion fails."""
+
+    def __float__(self) -> float:
+        raise ZeroDivisionError("bad item")
+
+
 MALFORMED = [
     [],
     [[1.0, 0.0]],
@@ -53,9 +60,12 @@ MALFORMED = [
     [[None, 0.0, 0.0]],
     [(x for x in (1.0, 0.0, 0.0))],  # not sized
     [5],
+    [{0: 1.0, 1: 0.0, 2: 0.0}],  # a mapping of three: its keys are not a vector
+    [{1.0, 0.0, 2.0}],  # a set has no order
+    [[_Raises(), 0.0, 0.0]],  # reading an item raises
 ]
 MALFORMED_IDS = ["too-few", "wrong-length", "nan", "too-many", "beyond-float32", "beyond-float32-negative",
-                 "a-string", "none", "not-sized", "not-a-sequence"]  # fmt: skip
+                 "a-string", "none", "not-sized", "not-a-sequence", "mapping", "set", "item-raises"]  # fmt: skip
 
 
 @pytest.mark.parametrize("result", MALFORMED, ids=MALFORMED_IDS)
