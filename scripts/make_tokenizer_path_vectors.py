@@ -100,6 +100,7 @@ CASES: list[dict[str, Any]] = [
     },
     {
         "name": "stop_words_only_and_blank_documents_after_a_resume",
+        "features": ["query", "persistence"],
         "rules": ["QRY-17", "KW-1", "SES-4", "STO-12"],
         "description": "A text of stop words only is in the keyword index with no terms (it counts in N and "
         "the average length); a blank one with no metadata is not. `q` ranks above `p` only while `s` counts "
@@ -122,7 +123,7 @@ def main() -> None:
         "description": "Batches that only a batch tokenizer's fallbacks get right, and keyword lengths that a "
         "resume must read back (observed: moss 1.21.0; scripts/make_tokenizer_path_vectors.py).",
         "level": "required",
-        "features": ["query", "persistence"],
+        "features": ["query"],
         "setup": [{**OPEN, "expect": {"result": {"name": "kb", "model_id": "custom", "doc_count": 0}}}],
     }
     write(OUT, head, record(CASES, OPEN, ["query", "persistence"]))
