@@ -6,7 +6,10 @@ temporary copy of ``moss_ref/`` (``runner.Workspace``) and the named pytest runs
 with ``PYTHONPATH=<tmp>/pkg`` first, from an empty working directory, so ``import moss_ref``
 finds the mutant. Before any mutant, each named test must pass on an unmutated copy (else its
 failure would prove nothing), and one test must fail on a copy whose ``moss_ref/__init__.py``
-raises (else the pytest would not be running the copy at all).
+raises. A guard plugin (``-p _mutation_guard``) notes in every run whether the test session
+imported the workspace's copy; a run without the note counts neither way. (A test that starts
+a subprocess from the repository root would import the clean core there, unseen by the guard:
+no named test does.)
 
 The results go into the report under ``confirmations`` (one entry per out-of-reach mutant);
 ``report.render`` shows them and counts a mark whose test passes on the mutant as a problem.
@@ -14,6 +17,7 @@ The results go into the report under ``confirmations`` (one entry per out-of-rea
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -33,21 +37,49 @@ class Outcome:
     passed: bool
     detail: str
     seconds: float
+    copy_imported: bool = True
+
+
+#: A pytest plugin that notes, once the session is configured, whether ``moss_ref`` comes from
+#: the workspace (``run_pytest`` only trusts a run that wrote the note).
+GUARD = """
+import os
+
+
+def pytest_configure(config):
+    import moss_ref
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(moss_ref.__file__)))
+    if here == os.environ["MUTATION_GUARD_PKG"]:
+        open(os.environ["MUTATION_GUARD_NOTE"], "w").close()
+"""
 
 
 def run_pytest(ws: Workspace, test: str, timeout: float = PYTEST_TIMEOUT, python: str = sys.executable) -> Outcome:
-    """Run one pytest node of the repository against the workspace's ``moss_ref``."""
+    """Run one pytest node of the repository against the workspace's ``moss_ref``.
+
+    A run whose test session did not import the workspace's copy (the guard plugin wrote no
+    note) does not count as passing or failing: ``copy_imported`` is False."""
+    guard = ws.root / "guard"
+    guard.mkdir(exist_ok=True)
+    (guard / "_mutation_guard.py").write_text(GUARD, encoding="utf-8")
+    note = ws.root / "guard-note"
+    note.unlink(missing_ok=True)
     env = _env(ws.pkg)
+    env["PYTHONPATH"] = os.pathsep.join([str(ws.pkg), str(guard)])
+    env["MUTATION_GUARD_PKG"], env["MUTATION_GUARD_NOTE"] = str(ws.pkg), str(note)
     env.pop("MOSS_REF_VECTOR_BACKEND", None)  # the tests choose their backends themselves
     env["HYPOTHESIS_PROFILE"] = "ci"  # derandomized: the same examples on every run
-    cmd = [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "--rootdir", str(REPO), str(REPO / test)]
+    cmd = [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "_mutation_guard",
+           "--rootdir", str(REPO), str(REPO / test)]  # fmt: skip
     started = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=ws.cwd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return Outcome(False, f"timeout after {timeout:.0f} s", time.monotonic() - started)
+        return Outcome(False, f"timeout after {timeout:.0f} s", time.monotonic() - started, note.exists())
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    return Outcome(proc.returncode == 0, lines[-1] if lines else f"exit {proc.returncode}", time.monotonic() - started)
+    detail = lines[-1] if lines else f"exit {proc.returncode}"
+    return Outcome(proc.returncode == 0, detail, time.monotonic() - started, note.exists())
 
 
 def _on_copy(test: str, mutant: Optional[Mutant] = None, broken: bool = False) -> Outcome:
@@ -82,15 +114,20 @@ def confirm(records: Sequence[dict[str, Any]], workers: int = 2) -> dict[str, An
         results = list(pool.map(lambda j: _on_copy(j[1], j[2]) if j[2] is not None else None, jobs))
     out: dict[str, Any] = {
         "canary": None if canary is None else {"test": tests[0], "failed": not canary.result().passed},
-        "tests": {t: {"passes_clean": o.passed, "detail": o.detail} for t, o in clean.items()},
+        "tests": {t: {"passes_clean": o.passed and o.copy_imported, "detail": _said(o)} for t, o in clean.items()},
         "mutants": {},
     }
     for (mid, test, _), res in zip(jobs, results):
         if res is None:
             out["mutants"][mid] = {"test": test, "fails_on_mutant": False, "detail": "not in the current source"}
         else:
-            out["mutants"][mid] = {"test": test, "fails_on_mutant": not res.passed, "detail": res.detail}
+            out["mutants"][mid] = {"test": test, "fails_on_mutant": res.copy_imported and not res.passed,
+                                   "detail": _said(res)}  # fmt: skip
     return out
+
+
+def _said(o: Outcome) -> str:
+    return o.detail if o.copy_imported else f"the test session did not import the copy of moss_ref ({o.detail})"
 
 
 def confirmation_problems(confirmations: Optional[dict[str, Any]]) -> list[str]:

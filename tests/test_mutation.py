@@ -8,6 +8,7 @@ figure committed in ``mutation/threshold.json``; the full run is ``python -m mut
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from mutation.__main__ import run, sample
-from mutation.confirm import confirm, confirmation_problems
+from mutation.confirm import confirm, confirmation_problems, run_pytest
 from mutation.operators import DEFAULT_MODULES, OPERATORS, generate, generate_source, iter_sources
 from mutation.report import Marks, render, resolve, totals
-from mutation.runner import PACKAGE, canary
+from mutation.runner import PACKAGE, Workspace, canary
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLD = json.loads((ROOT / "mutation" / "threshold.json").read_text(encoding="utf-8"))
@@ -194,6 +195,10 @@ def test_confirm_runs_each_marks_pytest_on_its_mutant() -> None:
     assert seen["mutants"][mutant.id]["fails_on_mutant"] is True
     assert seen["mutants"][mutant.id + "-again"]["fails_on_mutant"] is False
     assert [p for p in confirmation_problems(seen) if "-again" in p]
+    with Workspace() as ws:  # no copy in the workspace: the session imports the installed core instead
+        shutil.rmtree(ws.pkg / "moss_ref")
+        got = run_pytest(ws, layout)
+    assert got.passed and not got.copy_imported
 
 
 def test_every_out_of_reach_mark_names_a_test_that_exists() -> None:
