@@ -45,7 +45,6 @@ import mmap
 import sys
 from array import array
 from collections.abc import Collection, Iterable, Sequence
-from operator import mul
 from typing import TYPE_CHECKING, Any
 
 from moss_ref._errors import invalid
@@ -329,8 +328,7 @@ class NumpyVectors:
         block = self._matrix[:n] if subset is None else self._matrix[subset]
         m = block.shape[0]
         dim = q.size
-        ql = q.tolist()
-        q_norm = math.sqrt(math.fsum(map(mul, ql, ql)))
+        q_norm = _norm_above(q)
         with np.errstate(over="ignore", invalid="ignore"):
             scores = _scores32(block, q)
         if np.isfinite(scores).all():
@@ -368,7 +366,7 @@ class NumpyVectors:
         dim = q.size
         q64 = q.astype(np.float64)
         wide = np.einsum("ij,j->i", self._matrix[rows].astype(np.float64), q64)
-        q_norm = math.sqrt(math.fsum(x * x for x in q64.tolist()))
+        q_norm = _norm_above(q)
         bounds = (2 * dim + 8) * _U64 * q_norm * self._norms[rows]
         lower = wide - bounds
         tau = np.partition(lower, rows.size - k)[rows.size - k]  # k-th largest lower bound
@@ -442,6 +440,17 @@ def _scores32(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> npt
     if _VECDOT is not None:
         return _VECDOT(block, q)  # type: ignore[no-any-return]
     return np.einsum("ij,j->i", block, q)
+
+
+def _norm_above(q: npt.NDArray[np.float32]) -> float:
+    """``|q|`` or a little more (a relative ``(n + 2) 2**-53`` at most), as the bounds want it.
+
+    The squares of float32 values are exact in float64 and not negative, so their float64 sum in
+    any order errs by at most ``gamma(n - 1)`` of the exact sum; the square root halves that and
+    adds half an ulp, and the factor ``1 + (n + 2) 2**-53`` covers both and its own rounding.
+    """
+    q64 = q.astype(np.float64)
+    return math.sqrt(float(np.dot(q64, q64))) * (1.0 + (q.size + 2) * _U64)
 
 
 def _mapping_size(capacity: int, dim: int) -> int:
