@@ -344,8 +344,13 @@ class NumpyKeywords:
             df = rows.size
             if df == 0:
                 continue
-            term_idf = idf(n_docs, df)
-            w = term_idf * tf * K1_PLUS_1 / (tf + norms[rows])  # KW-1, elementwise in rule order
+            # KW-1 elementwise in rule order, idf * tf * (K1 + 1) / (tf + norm), with in-place steps
+            # (products and sums commute bit for bit) and take (twice as fast as rows-indexing)
+            w = tf * idf(n_docs, df)
+            w *= K1_PLUS_1
+            denominator = norms.take(rows)
+            denominator += tf
+            w /= denominator
             per_term.append((rows, w, c))
         if not per_term:
             return []
