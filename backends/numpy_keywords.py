@@ -51,6 +51,7 @@ __all__ = ["NumpyKeywords", "create"]
 _COMPACT_MIN = 1024
 
 _MASK_CACHE_SIZE = 8
+_FEW_POSTINGS = 64  # at most this many postings in all: scored exactly in Python, no array work
 
 
 class NumpyKeywords:
@@ -331,6 +332,8 @@ class NumpyKeywords:
             return []  # no live document holds a token (tombstoned postings may remain)
         avgdl = self._total_length / n_docs
         norms = self._row_norms(avgdl)
+        if sum(len(postings[t][0]) for t in counts) <= _FEW_POSTINGS:
+            return exact_rank(self._few(counts, n_docs, norms, allowed), k, position)
         n_rows = len(self._ids)
         alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool) if self._dead else None  # a copy: no export
         per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]] = []
@@ -376,6 +379,35 @@ class NumpyKeywords:
         if cands.size == 0:
             return []
         return exact_rank(self._exact(cands, per_term), k, position)
+
+    def _few(
+        self, counts: Mapping[int, int], n_docs: int, norms: npt.NDArray[np.float64], allowed: Collection[str] | None
+    ) -> list[tuple[str, float]]:
+        """The exact score of every (allowed) row holding a query token, when the postings are few
+        (rare words): the same contributions in Python floats (the same IEEE operations in the same
+        order as the arrays'), ``math.fsum`` of each row's, repeats included (KW-1, KW-2).
+
+        A dozen numpy calls cost more than these few postings do; with every holding row scored
+        exactly, no shortlist is needed.
+        """
+        alive, dead = self._alive, self._dead
+        parts: dict[int, list[float]] = {}
+        for token, c in counts.items():
+            rows, tfs = self._postings[token]
+            live = [(r, tf) for r, tf in zip(rows, tfs) if not dead or alive[r]]
+            if not live:
+                continue
+            term_idf = idf(n_docs, len(live))
+            for r, tf in live:
+                w = term_idf * tf * K1_PLUS_1 / (tf + float(norms[r]))  # KW-1, in rule order
+                parts.setdefault(r, []).extend([w] * c)
+        ids = self._ids
+        scored = []
+        for r, p in parts.items():
+            doc_id = ids[r]
+            if doc_id is not None and (allowed is None or doc_id in allowed):
+                scored.append((doc_id, math.fsum(p)))
+        return scored
 
     def _exact(
         self, cands: npt.NDArray[np.intp], per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]]
