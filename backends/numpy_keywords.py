@@ -9,13 +9,15 @@ documents (and at least 1,024), every posting list is compacted and rows renumbe
 
 Ranking (KW-1..KW-4): each query token's contributions are computed for all its postings with
 numpy float64 arithmetic, in exactly the order of the rule (``_keyword_rule``: the same bits as
-Python), multiplied by the token's repeat count and added into a score per row (``acc[rows] +=``;
-rows are unique within a token). That float sum is inexact (it is not ``fsum``), but within the
-relative bound of :func:`moss_ref._keyword_rule.shortlist_floor` of the exact score, so the rows
-scoring at least the floor of the k-th largest (``np.partition``) surely hold the top k and every
-document tied with its k-th. Only that shortlist is rescored exactly — ``math.fsum`` of the very
-contributions, repeats included — and sorted by (bm25 desc, position asc). Filters become a
-boolean row mask (cached for a repeated frozenset until the next change).
+Python), multiplied by the token's repeat count and added into a score per row, term after term,
+by one ``np.bincount`` (over the distinct rows held when the postings are few, as for rare words).
+That float sum is inexact (it is not ``fsum``), but within the relative bound of
+:func:`moss_ref._keyword_rule.shortlist_floor` of the exact score, so the rows scoring at least
+the floor of the k-th largest (``np.partition``) surely hold the top k and every document tied
+with its k-th. Only that shortlist is rescored exactly — ``math.fsum`` of the very contributions,
+repeats included, gathered for all candidates at once — and sorted by (bm25 desc, position asc).
+Filters become a boolean row mask (cached for a repeated frozenset until the next change) that
+drops the postings of the rows it excludes.
 
 Memory: 8 bytes per posting plus 5 per row (and the id -> row dict), about a tenth of the
 pure-Python index.
@@ -49,6 +51,7 @@ __all__ = ["NumpyKeywords", "create"]
 _COMPACT_MIN = 1024
 
 _MASK_CACHE_SIZE = 8
+_FEW_POSTINGS = 64  # at most this many postings in all: scored exactly in Python, no array work
 
 
 class NumpyKeywords:
@@ -329,9 +332,10 @@ class NumpyKeywords:
             return []  # no live document holds a token (tombstoned postings may remain)
         avgdl = self._total_length / n_docs
         norms = self._row_norms(avgdl)
+        if sum(len(postings[t][0]) for t in counts) <= _FEW_POSTINGS:
+            return exact_rank(self._few(counts, n_docs, norms, allowed), k, position)
         n_rows = len(self._ids)
         alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool) if self._dead else None  # a copy: no export
-        acc = np.zeros(n_rows, dtype=np.float64)  # > 0 exactly for the rows holding a query token
         per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]] = []
         for token, c in counts.items():
             rows_arr, tfs_arr = postings[token]
@@ -343,34 +347,78 @@ class NumpyKeywords:
             df = rows.size
             if df == 0:
                 continue
-            term_idf = idf(n_docs, df)
-            w = term_idf * tf * K1_PLUS_1 / (tf + norms[rows])  # KW-1, elementwise in rule order
-            acc[rows] += w if c == 1 else w * c  # every contribution is > 0 (KW-2)
+            # KW-1 elementwise in rule order, idf * tf * (K1 + 1) / (tf + norm), with in-place steps
+            # (products and sums commute bit for bit) and take (twice as fast as rows-indexing)
+            w = tf * idf(n_docs, df)
+            w *= K1_PLUS_1
+            denominator = norms.take(rows)
+            denominator += tf
+            w /= denominator
             per_term.append((rows, w, c))
+        if not per_term:
+            return []
+        held = np.concatenate([rows for rows, _, _ in per_term])  # the postings, term after term
+        contributions = np.concatenate([w if c == 1 else w * c for _, w, c in per_term])  # each > 0 (KW-2)
         if allowed is not None:
-            acc[~self._mask(allowed)] = 0.0
-        # The k-th largest over every row: when at least k rows score (> 0) it is theirs, and the
-        # shortlist is the rows at or above its floor (> 0); else every scoring row.
+            keep = self._mask(allowed)[held]
+            held, contributions = held[keep], contributions[keep]
+        # Each row's float sum of its contributions, added term after term (bincount adds in array
+        # order). Few postings: over the distinct rows they hold (all of them score > 0), so a rare
+        # word's query touches a few rows, not n; else over every row (> 0 exactly where held).
+        if 4 * held.size < n_rows:
+            distinct, inverse = np.unique(held, return_inverse=True)
+            acc = np.bincount(inverse, contributions, distinct.size)
+        else:
+            distinct = None
+            acc = np.bincount(held, contributions, n_rows)
+        # The k-th largest score: when at least k rows score (> 0) it is theirs, and the shortlist
+        # is the rows at or above its floor (> 0); else every scoring row.
         kth = kth_largest(acc, k) if acc.size >= k else 0.0
-        cands = np.flatnonzero(acc >= shortlist_floor(kth, sum(counts.values())) if kth > 0.0 else acc)
+        picked = np.flatnonzero(acc >= shortlist_floor(kth, sum(counts.values())) if kth > 0.0 else acc > 0.0)
+        cands = picked if distinct is None else distinct[picked]
         if cands.size == 0:
             return []
         return exact_rank(self._exact(cands, per_term), k, position)
+
+    def _few(
+        self, counts: Mapping[int, int], n_docs: int, norms: npt.NDArray[np.float64], allowed: Collection[str] | None
+    ) -> list[tuple[str, float]]:
+        """The exact score of every (allowed) row holding a query token, when the postings are few
+        (rare words): the same contributions in Python floats (the same IEEE operations in the same
+        order as the arrays'), ``math.fsum`` of each row's, repeats included (KW-1, KW-2).
+
+        A dozen numpy calls cost more than these few postings do; with every holding row scored
+        exactly, no shortlist is needed.
+        """
+        alive, dead = self._alive, self._dead
+        parts: dict[int, list[float]] = {}
+        for token, c in counts.items():
+            rows, tfs = self._postings[token]
+            live = [(r, tf) for r, tf in zip(rows, tfs) if not dead or alive[r]]
+            if not live:
+                continue
+            term_idf = idf(n_docs, len(live))
+            for r, tf in live:
+                w = term_idf * tf * K1_PLUS_1 / (tf + float(norms[r]))  # KW-1, in rule order
+                parts.setdefault(r, []).extend([w] * c)
+        ids = self._ids
+        scored = []
+        for r, p in parts.items():
+            doc_id = ids[r]
+            if doc_id is not None and (allowed is None or doc_id in allowed):
+                scored.append((doc_id, math.fsum(p)))
+        return scored
 
     def _exact(
         self, cands: npt.NDArray[np.intp], per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]]
     ) -> list[tuple[str, float]]:
         """``math.fsum`` of each candidate's contributions, repeats included (KW-2)."""
-        parts: list[list[float]] = [[] for _ in range(cands.size)]
+        columns = []  # per query token (repeated as often as the query repeats it): its contributions
         for rows, w, c in per_term:
             at = np.searchsorted(rows, cands)
             at[at >= rows.size] = 0
-            found = rows[at] == cands
-            for j, value in zip(np.flatnonzero(found).tolist(), w[at[found]].tolist()):
-                if c == 1:
-                    parts[j].append(value)
-                else:
-                    parts[j].extend([value] * c)
+            columns.extend([np.where(rows[at] == cands, w[at], 0.0)] * c)  # 0: not in that document
+        parts = np.stack(columns, axis=1).tolist()  # one row per candidate; its zeros change no fsum
         ids = self._ids
         return [(ids[r], math.fsum(p)) for r, p in zip(cands.tolist(), parts)]
 

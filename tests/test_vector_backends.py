@@ -491,3 +491,44 @@ def test_numpy_load_rows_borrows_the_block_and_copies_it_before_any_change() -> 
         assert rows.tobytes() == before
         assert mine.rank(query, 6, None) == reference.rank(query, 6, None)
         assert all(mine.get(i) == reference.get(i) for i in [*ids, "x"])
+
+
+def test_numpy_backend_moves_a_large_matrix_into_a_mapping_and_grows_it_there() -> None:
+    """From 4 MiB on (Linux) the matrix lives in a mapping of its own, grown by mremap, or copied
+    into a new one while another view of it exists; every read agrees with the python backend."""
+    np = pytest.importorskip("numpy")
+    from moss_ref_backends import numpy_vectors
+
+    dim, n = 1024, 2600  # 4 MiB = 1,024 rows
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    ids = [f"d{i}" for i in range(n)]
+    mine, reference = NumpyVectors(), PythonVectors()
+    held = []
+    for start in range(0, n, 100):
+        if start == 1700:
+            held.append(mine._matrix)  # a view that exists while the next growth happens
+        for backend in (mine, reference):
+            backend.put(ids[start : start + 100], vectors[start : start + 100].tolist())
+        if start == 200:
+            assert mine._map is None  # still small: a numpy array
+    assert mine._matrix.shape[0] >= n
+    if numpy_vectors._MAPPED:
+        assert mine._map is not None and len(mine._map) % (2 << 20) == 0
+        assert np.shares_memory(mine._matrix, np.frombuffer(mine._map, dtype=np.uint8))
+    for backend in (mine, reference):
+        backend.remove(ids[::5])
+        backend.put(ids[1::9], vectors[: len(ids[1::9])].tolist())
+    for seed in range(5):
+        q = np.random.default_rng(seed).standard_normal(dim).astype(np.float32).tolist()
+        allowed = None if seed % 2 else set(ids[::3])
+        assert mine.rank(q, 25, allowed) == reference.rank(q, 25, allowed)
+        assert mine.similarities(q, ids[:40]) == reference.similarities(q, ids[:40])
+    assert all(mine.get(i) == reference.get(i) for i in ids[::37])
+    kept = [i for i in ids if reference.get(i) is not None]
+    assert mine.export_rows(kept) == reference.export_rows(kept)
+    loaded = NumpyVectors()
+    loaded.load_rows(kept, mine.export_rows(kept), dim)  # a borrowed block: copied at the first change
+    loaded.put(["new"], [vectors[0].tolist()])
+    assert loaded.export_rows(kept) == mine.export_rows(kept) and loaded.get("new") == reference.get(ids[1])
+    assert (loaded._map is not None) == numpy_vectors._MAPPED
