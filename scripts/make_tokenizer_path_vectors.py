@@ -53,7 +53,7 @@ CASES: list[dict[str, Any]] = [
             find("apple"),
             find("cherry"),
             find("damson"),
-            add(("t", "elder \u0000 \u0000 fig")),
+            add(("t", "elder \u0000 \u0000 fig"), ("u", "fig gum")),
             find("fig"),
             find("elder"),
         ],
