@@ -99,10 +99,10 @@ def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, use
     ``vector`` is either ``QueryOptions.embedding``, a list of float32 values since it was set
     (a value beyond the float32 range became infinite, API-6; no subclass can override it,
     API-7), or an embedder's output, which ``embed_checked`` found to be a sequence of numbers
-    finite as float32 (MOD-2). The norm matters only when the
-    vector signal is used (``alpha > 0``): then the sum of the squared float32 components, rounded
-    to float32, must be neither 0 nor infinite — so an all-zero vector is refused there and
-    accepted by a keyword-only query (observed: moss 1.21.0).
+    finite as float32 (MOD-2). The norm matters only when the vector signal is used (``alpha >
+    0``): then the sum of the squared float32 components, rounded to float32, must be neither 0
+    nor infinite — so an all-zero vector is refused there and accepted by a keyword-only query
+    (observed: moss 1.21.0).
     """
     values = list(map(float, vector))
     if not values:
