@@ -228,6 +228,7 @@ def run_size(n: int, rounds: int, moss_python: str, scratch: Path, with_python: 
         out["query"] = {}
         for shape in SHAPES:
             times: dict[str, list[float]] = {c.name: [] for c in contenders}
+            cpu: dict[str, list[float]] = {c.name: [] for c in contenders}
             agree = []
             for r in range(rounds + 2):  # two warm-up rounds
                 order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
@@ -235,10 +236,15 @@ def run_size(n: int, rounds: int, moss_python: str, scratch: Path, with_python: 
                 if r >= 2:
                     for name, answer in answers.items():
                         times[name].append(answer["ms"])
+                        cpu[name].append(answer["cpu_ms"])
                     real_ids = answers["real moss"]["ids"]
                     agree.append(all(a["ids"] == real_ids for a in answers.values()))
             out["query"][shape] = {
-                name: {"p50_ms": statistics.median(t), "p90_ms": sorted(t)[int(len(t) * 0.9)]}
+                name: {
+                    "p50_ms": statistics.median(t),
+                    "p90_ms": sorted(t)[int(len(t) * 0.9)],
+                    "cpu_p50_ms": statistics.median(cpu[name]),
+                }
                 for name, t in times.items()
             }
             out["query"][shape]["same_ids_as_real_moss"] = f"{sum(agree)}/{len(agree)}"

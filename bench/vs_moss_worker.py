@@ -6,7 +6,8 @@ JSON line on stdout. Only the API call itself is timed (``time.perf_counter`` ar
 the pipe between harness and worker costs nothing in the figures.
 
     {"cmd": "build", "data": DIR, "n": N}         -> {"seconds": s, "docs_per_s": r, "rss_growth": bytes}
-    {"cmd": "query", "shape": NAME, "i": I}       -> {"ms": t, "ids": [...]}
+    {"cmd": "query", "shape": NAME, "i": I}       -> {"ms": t, "cpu_ms": c, "ids": [...]} (c: CPU time of
+                                                     every thread of the worker, so c > t shows parallel work)
     {"cmd": "push"} / {"cmd": "resume"}           -> {"ms": t} (resume: a fresh client opens the pushed session)
     {"cmd": "store_io"}                           -> {"write_ms": w, "read_ms": r} (moss_ref only: the store's
                                                      own write_index/read_index of the session's snapshot)
@@ -81,10 +82,12 @@ class Worker:
         options = self.api.QueryOptions(
             embedding=spec["embedding"], top_k=spec.get("top_k", 10), alpha=spec.get("alpha"), filter=spec.get("filter")
         )
+        cpu = time.process_time()
         started = time.perf_counter()
         found = await self.session.query(spec["text"], options)
         ms = (time.perf_counter() - started) * 1000.0
-        return {"ms": ms, "ids": [d.id for d in found.docs]}
+        cpu_ms = (time.process_time() - cpu) * 1000.0  # all threads of the process: > ms means parallel work
+        return {"ms": ms, "cpu_ms": cpu_ms, "ids": [d.id for d in found.docs]}
 
     async def push(self) -> dict[str, Any]:
         started = time.perf_counter()
