@@ -61,7 +61,18 @@ class NumpyKeywords:
     compact_min = _COMPACT_MIN  # compaction needs at least this many tombstones ...
     compact_ratio = 1.0  # ... and at least this many per live document
 
-    __slots__ = ("_alive", "_dead", "_ids", "_lengths", "_masks", "_norms", "_postings", "_rows", "_total_length")
+    __slots__ = (
+        "_alive",
+        "_dead",
+        "_ids",
+        "_lengths",
+        "_masks",
+        "_norms",
+        "_postings",
+        "_rows",
+        "_total_length",
+        "_weights",
+    )
 
     def __init__(self) -> None:
         self._reset()
@@ -76,6 +87,8 @@ class NumpyKeywords:
         self._total_length = 0
         self._norms: Any = None  # per-row length norms for the current statistics (None: stale)
         self._masks: dict[frozenset[str], Any] = {}
+        # token -> (live rows, contributions) for the current statistics; see _term_weights
+        self._weights: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -88,6 +101,7 @@ class NumpyKeywords:
     def _changed(self) -> None:
         self._norms = None
         self._masks.clear()
+        self._weights.clear()
 
     def put(self, ids: Sequence[str], tokens: Sequence[Sequence[int]]) -> None:
         if len(ids) != len(tokens):
@@ -335,26 +349,11 @@ class NumpyKeywords:
         if sum(len(postings[t][0]) for t in counts) <= _FEW_POSTINGS:
             return exact_rank(self._few(counts, n_docs, norms, allowed), k, position)
         n_rows = len(self._ids)
-        alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool) if self._dead else None  # a copy: no export
         per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]] = []
         for token, c in counts.items():
-            rows_arr, tfs_arr = postings[token]
-            rows = np.frombuffer(rows_arr, dtype=np.int32).copy()
-            tf = np.frombuffer(tfs_arr, dtype=np.int32).astype(np.float64)
-            if alive is not None:
-                live = alive[rows]
-                rows, tf = rows[live], tf[live]
-            df = rows.size
-            if df == 0:
-                continue
-            # KW-1 elementwise in rule order, idf * tf * (K1 + 1) / (tf + norm), with in-place steps
-            # (products and sums commute bit for bit) and take (twice as fast as rows-indexing)
-            w = tf * idf(n_docs, df)
-            w *= K1_PLUS_1
-            denominator = norms.take(rows)
-            denominator += tf
-            w /= denominator
-            per_term.append((rows, w, c))
+            rows, w = self._term_weights(token, n_docs, norms)
+            if rows.size:
+                per_term.append((rows, w, c))
         if not per_term:
             return []
         held = np.concatenate([rows for rows, _, _ in per_term])  # the postings, term after term
@@ -379,6 +378,44 @@ class NumpyKeywords:
         if cands.size == 0:
             return []
         return exact_rank(self._exact(cands, per_term), k, position)
+
+    def _term_weights(
+        self, token: int, n_docs: int, norms: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+        """The live rows holding ``token`` and their KW-1 contributions (each > 0), cached.
+
+        They depend on the collection statistics only (document count, the token's document
+        frequency, the average length), which every change alters, so the cache is emptied by
+        every change (``_changed``); between changes, a word that many queries share — a common
+        word, the expensive kind — is weighed once. The cache keeps at most ``4 * rows + 1024``
+        postings in all (12 bytes each, so at most 48 bytes a row), the oldest token out first.
+        """
+        cache = self._weights
+        hit = cache.get(token)
+        if hit is not None:
+            return hit
+        rows_arr, tfs_arr = self._postings[token]
+        rows = np.frombuffer(rows_arr, dtype=np.int32).copy()  # a copy: an exported array('i') cannot grow
+        tf = np.frombuffer(tfs_arr, dtype=np.int32).astype(np.float64)
+        if self._dead:
+            live = np.frombuffer(self._alive, dtype=np.uint8).astype(bool)[rows]
+            rows, tf = rows[live], tf[live]
+        # KW-1 elementwise in rule order, idf * tf * (K1 + 1) / (tf + norm), with in-place steps
+        # (products and sums commute bit for bit) and take (twice as fast as rows-indexing)
+        w = tf * idf(n_docs, rows.size) if rows.size else tf
+        w *= K1_PLUS_1
+        denominator = norms.take(rows)
+        denominator += tf
+        w /= denominator
+        budget = 4 * len(self._ids) + 1024 - rows.size
+        try:
+            while cache and sum(r.size for r, _ in cache.values()) > budget:
+                del cache[next(iter(cache))]
+        except (KeyError, RuntimeError, StopIteration):  # a concurrent reader changed it first
+            pass
+        rows.flags.writeable = w.flags.writeable = False  # shared by later queries
+        cache[token] = (rows, w)  # rows.size <= len(self._ids), so it always fits the budget
+        return rows, w
 
     def _few(
         self, counts: Mapping[int, int], n_docs: int, norms: npt.NDArray[np.float64], allowed: Collection[str] | None

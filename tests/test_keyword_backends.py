@@ -224,3 +224,25 @@ def test_kth_largest_is_the_partition_value_even_with_many_ties(seed: int) -> No
         if trial % 5 == 0:  # mostly zeros, as BM25 scores of rare words are
             scores[rng.random(m) < 0.99] = 0
         assert kth_largest(scores, k) == float(np.partition(scores, m - k)[m - k])
+
+
+def test_numpy_term_weights_are_cached_between_changes_within_their_budget() -> None:
+    """A token's contributions are weighed once per state of the statistics (the cache of
+    ``_term_weights``), dropped by any change, and never hold more than 4 postings a row + 1,024."""
+    rng = random.Random(5)
+    backend = numpy_keywords.NumpyKeywords()
+    ids = [f"d{i}" for i in range(400)]
+    backend.put(ids, [[rng.randrange(60) for _ in range(12)] for _ in ids])
+    position = {i: n for n, i in enumerate(ids)}
+    first = backend.rank([0, 1, 2], 10, position, None)
+    cached = backend._weights[0]
+    assert backend.rank([0, 1, 2], 10, position, None) == first
+    assert backend._weights[0] is cached  # the same arrays: not weighed again
+    assert not cached[1].flags.writeable  # shared by later queries, so read-only
+    for token in range(60):
+        backend.rank([token], 5, position, None)
+        assert sum(rows.size for rows, _ in backend._weights.values()) <= 4 * len(ids) + 1024
+    backend.remove(["d0"])
+    assert backend._weights == {}
+    backend.rank([0], 5, position, None)
+    assert 0 in backend._weights and backend._weights[0] is not cached
