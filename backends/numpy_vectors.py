@@ -302,9 +302,14 @@ class NumpyVectors:
         return self._matrix[r].tolist()  # type: ignore[no-any-return]  # Python floats already
 
     def _query(self, query: Sequence[float]) -> npt.NDArray[np.float32]:
-        with np.errstate(over="ignore"):
-            q = np.asarray(query, dtype=np.float64).astype(np.float32)
-        if q.ndim != 1 or q.size != self.dimension:
+        try:  # array('f') rounds each float64 to float32 as numpy's cast does, from a list at C speed
+            q = np.frombuffer(array("f", query), dtype=np.float32)
+        except (TypeError, OverflowError):  # not a flat sequence of numbers: numpy says what it is
+            with np.errstate(over="ignore"):
+                q = np.asarray(query, dtype=np.float64).astype(np.float32)
+        if q.ndim != 1:
+            raise invalid(f"The query must be a flat sequence of numbers; got an array of shape {q.shape}.")
+        if q.size != self.dimension:
             raise invalid(f"The query has {q.size} components; the stored vectors have {self.dimension}.")
         return q
 

@@ -287,6 +287,15 @@ def test_query_is_rounded_to_float32(factory: Callable[[], Any]) -> None:
     assert backend.rank(q, 1, None) == [("a", exact([f32(0.1), f32(0.2)], [1.0, 1.0]))]
 
 
+@pytest.mark.skipif(NumpyVectors is None, reason="numpy extra not installed")
+def test_numpy_backend_names_a_query_that_is_not_flat() -> None:
+    backend = NumpyVectors()
+    backend.put(["a"], [[1.0, 2.0]])
+    with pytest.raises(InvalidArgumentError, match=r"flat sequence of numbers; got an array of shape \(1, 2\)"):
+        backend.rank([[1.0, 0.0]], 1, None)
+    assert backend.rank((0.5, 0.25), 1, None) == [("a", 1.0)]  # any flat sequence, a tuple too
+
+
 def test_python_backend_memory_and_swap_remove() -> None:
     n, dim = 10_000, 384
     ids = [f"doc-{i:05d}" for i in range(n)]
