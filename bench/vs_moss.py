@@ -298,6 +298,13 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {shape} (same ids: {row['same_ids_as_real_moss']}) | " + " | ".join(cells) + f" | {ratio:.2f}x |"
             )
+        vector = size["query"]["vector"]
+        if all("cpu_p50_ms" in vector[n] for n in names):  # results written before CPU time was kept lack it
+            lines.append(
+                "| vector: CPU time / wall time (all threads) | "
+                + " | ".join(f"{vector[n]['cpu_p50_ms'] / vector[n]['p50_ms']:.2f}" for n in names)
+                + " | |"
+            )
         build = size["build"]
         ratio = build["moss_ref numpy"]["docs_per_s"] / build["real moss"]["docs_per_s"]
         lines.append(
