@@ -8,7 +8,7 @@ document frequencies are then counted over alive rows. When tombstones outnumber
 documents (and at least 1,024), every posting list is compacted and rows renumbered in order.
 
 Ranking (KW-1..KW-4): each query token's contributions are computed for all its postings with
-numpy float64 arithmetic, in exactly the order of the rule (``_keyword_rule``: the same bits as
+numpy float64 arithmetic (once per token between changes, cached), in exactly the order of the rule (``_keyword_rule``: the same bits as
 Python), multiplied by the token's repeat count and added into a score per row, term after term,
 by one ``np.bincount`` (over the distinct rows held when the postings are few, as for rare words).
 That float sum is inexact (it is not ``fsum``), but within the relative bound of
@@ -20,7 +20,8 @@ Filters become a boolean row mask (cached for a repeated frozenset until the nex
 drops the postings of the rows it excludes.
 
 Memory: 8 bytes per posting plus 5 per row (and the id -> row dict), about a tenth of the
-pure-Python index.
+pure-Python index; between changes, the weights of the tokens queried lately (``_term_weights``:
+12 bytes per cached posting, at most 48 bytes a row).
 """
 
 from __future__ import annotations
