@@ -8,8 +8,9 @@ document frequencies are then counted over alive rows. When tombstones outnumber
 documents (and at least 1,024), every posting list is compacted and rows renumbered in order.
 
 Ranking (KW-1..KW-4): each query token's contributions are computed for all its postings with
-numpy float64 arithmetic (once per token between changes, cached), in exactly the order of the rule (``_keyword_rule``: the same bits as
-Python), multiplied by the token's repeat count and added into a score per row, term after term,
+numpy float64 arithmetic (once per token between changes, cached), in exactly the order of the
+rule (``_keyword_rule``: the same bits as Python), multiplied by the token's repeat count and
+added into a score per row, term after term,
 by one ``np.bincount`` (over the distinct rows held when the postings are few, as for rare words).
 That float sum is inexact (it is not ``fsum``), but within the relative bound of
 :func:`moss_ref._keyword_rule.shortlist_floor` of the exact score, so the rows scoring at least
@@ -53,6 +54,7 @@ _COMPACT_MIN = 1024
 
 _MASK_CACHE_SIZE = 8
 _FEW_POSTINGS = 64  # at most this many postings in all: scored exactly in Python, no array work
+_WEIGHTS_CACHE_SIZE = 256  # tokens whose weights are kept between changes (see _term_weights)
 
 
 class NumpyKeywords:
@@ -73,6 +75,7 @@ class NumpyKeywords:
         "_rows",
         "_total_length",
         "_weights",
+        "_weights_held",
     )
 
     def __init__(self) -> None:
@@ -90,6 +93,7 @@ class NumpyKeywords:
         self._masks: dict[frozenset[str], Any] = {}
         # token -> (live rows, contributions) for the current statistics; see _term_weights
         self._weights: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
+        self._weights_held = 0  # postings in _weights
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -103,6 +107,7 @@ class NumpyKeywords:
         self._norms = None
         self._masks.clear()
         self._weights.clear()
+        self._weights_held = 0
 
     def put(self, ids: Sequence[str], tokens: Sequence[Sequence[int]]) -> None:
         if len(ids) != len(tokens):
@@ -388,12 +393,15 @@ class NumpyKeywords:
         They depend on the collection statistics only (document count, the token's document
         frequency, the average length), which every change alters, so the cache is emptied by
         every change (``_changed``); between changes, a word that many queries share — a common
-        word, the expensive kind — is weighed once. The cache keeps at most ``4 * rows + 1024``
-        postings in all (12 bytes each, so at most 48 bytes a row), the oldest token out first.
+        word, the expensive kind — is weighed once. Least recently used out first, the cache
+        keeps at most ``_WEIGHTS_CACHE_SIZE`` tokens and ``4 * rows + 1024`` postings in all
+        (12 bytes each: at most 48 bytes a row, plus ~400 bytes a token); a token none of whose
+        postings is live is not kept.
         """
         cache = self._weights
-        hit = cache.get(token)
+        hit = cache.pop(token, None)
         if hit is not None:
+            cache[token] = hit  # most recently used last
             return hit
         rows_arr, tfs_arr = self._postings[token]
         rows = np.frombuffer(rows_arr, dtype=np.int32).copy()  # a copy: an exported array('i') cannot grow
@@ -408,14 +416,15 @@ class NumpyKeywords:
         denominator = norms.take(rows)
         denominator += tf
         w /= denominator
-        budget = 4 * len(self._ids) + 1024 - rows.size
-        try:
-            while cache and sum(r.size for r, _ in cache.values()) > budget:
-                del cache[next(iter(cache))]
-        except (KeyError, RuntimeError, StopIteration):  # a concurrent reader changed it first
-            pass
+        if rows.size == 0:
+            return rows, w
+        budget = 4 * len(self._ids) + 1024 - rows.size  # >= 1024: rows.size <= len(self._ids)
+        while cache and (self._weights_held > budget or len(cache) >= _WEIGHTS_CACHE_SIZE):
+            oldest = next(iter(cache))
+            self._weights_held -= cache.pop(oldest)[0].size
         rows.flags.writeable = w.flags.writeable = False  # shared by later queries
-        cache[token] = (rows, w)  # rows.size <= len(self._ids), so it always fits the budget
+        cache[token] = (rows, w)
+        self._weights_held += rows.size
         return rows, w
 
     def _few(

@@ -303,10 +303,15 @@ class NumpyVectors:
 
     def _query(self, query: Sequence[float]) -> npt.NDArray[np.float32]:
         try:  # array('f') rounds each float64 to float32 as numpy's cast does, from a list at C speed
+            if isinstance(query, (bytes, bytearray, memoryview)):  # array('f') would read raw bytes
+                raise TypeError("a bytes-like query")
             q = np.frombuffer(array("f", query), dtype=np.float32)
-        except (TypeError, OverflowError):  # not a flat sequence of numbers: numpy says what it is
-            with np.errstate(over="ignore"):
-                q = np.asarray(query, dtype=np.float64).astype(np.float32)
+        except (TypeError, OverflowError, NotImplementedError):  # not flat numbers: numpy says what it is
+            try:
+                with np.errstate(over="ignore"):
+                    q = np.asarray(query, dtype=np.float64).astype(np.float32)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise invalid(f"The query must be a flat sequence of numbers; got {type(query).__name__}.") from exc
         if q.ndim != 1:
             raise invalid(f"The query must be a flat sequence of numbers; got an array of shape {q.shape}.")
         if q.size != self.dimension:

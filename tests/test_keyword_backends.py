@@ -15,6 +15,7 @@ import random
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Callable
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -228,21 +229,29 @@ def test_kth_largest_is_the_partition_value_even_with_many_ties(seed: int) -> No
 
 def test_numpy_term_weights_are_cached_between_changes_within_their_budget() -> None:
     """A token's contributions are weighed once per state of the statistics (the cache of
-    ``_term_weights``), dropped by any change, and never hold more than 4 postings a row + 1,024."""
+    ``_term_weights``), dropped by any change, least recently used out first, and never more than
+    4 postings a row + 1,024 nor ``_WEIGHTS_CACHE_SIZE`` tokens."""
     rng = random.Random(5)
     backend = numpy_keywords.NumpyKeywords()
     ids = [f"d{i}" for i in range(400)]
     backend.put(ids, [[rng.randrange(60) for _ in range(12)] for _ in ids])
     position = {i: n for n, i in enumerate(ids)}
+    assert len(backend._postings[0][0]) > numpy_keywords._FEW_POSTINGS  # the array path, which caches
     first = backend.rank([0, 1, 2], 10, position, None)
     cached = backend._weights[0]
     assert backend.rank([0, 1, 2], 10, position, None) == first
     assert backend._weights[0] is cached  # the same arrays: not weighed again
     assert not cached[1].flags.writeable  # shared by later queries, so read-only
     for token in range(60):
-        backend.rank([token], 5, position, None)
-        assert sum(rows.size for rows, _ in backend._weights.values()) <= 4 * len(ids) + 1024
+        backend.rank([token, 0], 5, position, None)  # token 0 stays the most recently used
+        held = sum(rows.size for rows, _ in backend._weights.values())
+        assert held == backend._weights_held <= 4 * len(ids) + 1024
+    assert 0 in backend._weights and 1 not in backend._weights  # evicted, least recently used first
+    with mock.patch.object(numpy_keywords, "_WEIGHTS_CACHE_SIZE", 3):
+        for token in range(10, 20):
+            backend.rank([token, token + 20], 5, position, None)
+        assert len(backend._weights) <= 3
     backend.remove(["d0"])
-    assert backend._weights == {}
+    assert backend._weights == {} and backend._weights_held == 0
     backend.rank([0], 5, position, None)
     assert 0 in backend._weights and backend._weights[0] is not cached

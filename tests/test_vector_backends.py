@@ -293,6 +293,8 @@ def test_numpy_backend_names_a_query_that_is_not_flat() -> None:
     backend.put(["a"], [[1.0, 2.0]])
     with pytest.raises(InvalidArgumentError, match=r"flat sequence of numbers; got an array of shape \(1, 2\)"):
         backend.rank([[1.0, 0.0]], 1, None)
+    with pytest.raises(InvalidArgumentError, match="flat sequence of numbers; got bytes"):
+        backend.rank(b"\x00" * 8, 1, None)  # not read as raw float32 bytes
     assert backend.rank((0.5, 0.25), 1, None) == [("a", 1.0)]  # any flat sequence, a tuple too
 
 
