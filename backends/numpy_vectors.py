@@ -449,7 +449,8 @@ def _scores32(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> npt
     """
     if _VECDOT is not None:
         return _VECDOT(block, q)  # type: ignore[no-any-return]
-    return np.einsum("ij,j->i", block, q)
+    scores: npt.NDArray[np.float32] = np.einsum("ij,j->i", block, q)
+    return scores
 
 
 def _norm_above(q: npt.NDArray[np.float32]) -> float:
