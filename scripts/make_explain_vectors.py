@@ -189,5 +189,6 @@ def main() -> None:
     }
     write(OUT, {k: v for k, v in document.items() if k != "cases"}, out_cases)
 
+
 if __name__ == "__main__":
     main()

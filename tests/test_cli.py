@@ -20,7 +20,11 @@ from moss_ref.stores.directory import DirectoryStore
 DOCS = [
     {"id": "refund", "text": "Refunds reach your card in five days.", "metadata": {"topic": "billing"}},
     {"id": "tomato", "text": "Prune tomato suckers weekly.", "metadata": {"topic": "garden"}},
-    {"id": "invoice", "text": "Download a copy of your invoice from the billing page.", "metadata": {"topic": "billing"}},  # noqa: E501
+    {
+        "id": "invoice",
+        "text": "Download a copy of your invoice from the billing page.",
+        "metadata": {"topic": "billing"},
+    },
 ]
 
 
@@ -166,7 +170,7 @@ def test_bad_json_records_are_located(
 
 
 def test_bad_csv_rows_and_custom_vectors_are_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "c.csv").write_text("id,text,vec\na,x,\"[1, 0]\"\nb,y,\"[1, 0, 0]\"\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text('id,text,vec\na,x,"[1, 0]"\nb,y,"[1, 0, 0]"\n', encoding="utf-8")
     status, _, err = run(capsys, "index", "kb", "c.csv", "--embedding-column", "vec")
     assert status == 1 and err.strip() == "moss-ref index: c.csv:3: the embedding of 'b' has 3 values; the index has 2"
     status, _, err = run(capsys, "index", "kb", "c.csv", "--id-column", "key")

@@ -167,8 +167,13 @@ MALFORMED = [
     ("POST", "/index/push", b'{"indexName": "../x", "docs": []}', 400),
     ("POST", "/index/push", b'{"indexName": "idx", "docs": [], "modelId": "gpt-9"}', 400),
     ("POST", "/index/push", b'{"indexName": "idx", "docs": [], "expectVersion": 3}', 400),
-    ("POST", "/index/push", b'{"indexName": "idx", "docs": [{"id": "a", "text": "t", "embedding": [1, 2]}, '
-     b'{"id": "b", "text": "t", "embedding": [1]}]}', 400),
+    (
+        "POST",
+        "/index/push",
+        b'{"indexName": "idx", "docs": [{"id": "a", "text": "t", "embedding": [1, 2]}, '
+        b'{"id": "b", "text": "t", "embedding": [1]}]}',
+        400,
+    ),
     ("POST", "/index/push", b"[" * 100_000, 400),
     ("POST", "/index/push", b'{"indexName": "\xff"}', 400),
     ("POST", "/index/idx/docs", b'{"docs": {"id": "a"}}', 400),
@@ -390,8 +395,14 @@ def test_the_model_artifact_request_is_refused_with_a_reason(tmp_path: Path) -> 
 
 
 def test_index_blob_and_upload_codecs_round_trip() -> None:
-    payload = {"name": "i", "version": "v", "model": {"id": "custom", "version": ""}, "dimension": 1,
-               "embeddings": [[0.5]] * 300, "docIds": [f"d{i}" for i in range(300)]}
+    payload = {
+        "name": "i",
+        "version": "v",
+        "model": {"id": "custom", "version": ""},
+        "dimension": 1,
+        "embeddings": [[0.5]] * 300,
+        "docIds": [f"d{i}" for i in range(300)],
+    }
     blob = encode_index_blob(payload)
     assert blob[:4] == b"MOSS" and struct.unpack("<HHI", blob[4:12]) == (1, 0, len(blob) - 12)
     raw = json.dumps(payload, separators=(",", ":")).encode()
@@ -420,8 +431,11 @@ def test_the_fast_path_for_plain_documents_builds_what_a_session_builds() -> Non
     for trial in range(20):
         raw = []
         for i in range(rng.randint(1, 60)):
-            doc: dict[str, Any] = {"id": f"d{rng.randint(0, 25)}", "text": f"text {i} {trial}",
-                                   "embedding": [rng.choice([rng.gauss(0, 1), 1, 0, 1e-45, 0.1]) for _ in range(5)]}
+            doc: dict[str, Any] = {
+                "id": f"d{rng.randint(0, 25)}",
+                "text": f"text {i} {trial}",
+                "embedding": [rng.choice([rng.gauss(0, 1), 1, 0, 1e-45, 0.1]) for _ in range(5)],
+            }
             if rng.random() < 0.5:
                 doc["metadata"] = {} if rng.random() < 0.2 else {"k": str(rng.randint(0, 3)), "é": "ü"}
             if rng.random() < 0.3:

@@ -41,8 +41,12 @@ def hits_out(result: Any) -> list[list[Any]]:
 
 
 def error_out(exc: BaseException) -> dict[str, Any]:
-    return {"type": type(exc).__name__, "code": getattr(exc, "code", None), "str": str(exc),
-            "detail": getattr(exc, "detail", None)}
+    return {
+        "type": type(exc).__name__,
+        "code": getattr(exc, "code", None),
+        "str": str(exc),
+        "detail": getattr(exc, "detail", None),
+    }
 
 
 async def attempt(coro: Any) -> Any:
@@ -59,8 +63,12 @@ async def push(name: str, docs_json: str) -> dict[str, Any]:
     pushed = await session.push_index()
     await session.close()
     await c.close()
-    return {"job_id": pushed.job_id, "index_name": pushed.index_name, "doc_count": pushed.doc_count,
-            "status": pushed.status}
+    return {
+        "job_id": pushed.job_id,
+        "index_name": pushed.index_name,
+        "doc_count": pushed.doc_count,
+        "status": pushed.status,
+    }
 
 
 async def resume(name: str, embedding_json: str) -> dict[str, Any]:
@@ -68,8 +76,12 @@ async def resume(name: str, embedding_json: str) -> dict[str, Any]:
     session = await c.session(name, "custom")
     docs = await session.get_docs()
     hits = await session.query("x", _moss().QueryOptions(embedding=json.loads(embedding_json), top_k=10))
-    out = {"doc_count": session.doc_count, "model_id": session.model_id, "docs": [doc_out(d) for d in docs],
-           "hits": hits_out(hits)}
+    out = {
+        "doc_count": session.doc_count,
+        "model_id": session.model_id,
+        "docs": [doc_out(d) for d in docs],
+        "hits": hits_out(hits),
+    }
     await session.close()
     await c.close()
     return out
@@ -92,8 +104,16 @@ async def load_query(name: str, text: str, embedding_json: str) -> dict[str, Any
     options = _moss().QueryOptions(embedding=json.loads(embedding_json), top_k=10) if embedding_json else None
     result = await attempt(c.query(name, text, options))
     info = await c.get_index(name)
-    out = {"loaded": loaded, "info": {"name": info.name, "doc_count": info.doc_count, "model": info.model.id,
-                                      "status": info.status, "version": info.version}}
+    out = {
+        "loaded": loaded,
+        "info": {
+            "name": info.name,
+            "doc_count": info.doc_count,
+            "model": info.model.id,
+            "status": info.status,
+            "version": info.version,
+        },
+    }
     if "ok" in result:
         out["hits"] = hits_out(result["ok"])
         out["texts"] = [d.text for d in result["ok"].docs]
@@ -186,8 +206,15 @@ def version_docs(writer: str, seq: int, dimension: int = 8) -> list[dict[str, An
     """One self-describing version: every document carries its tag and the version's size."""
     n = 20 + seq % 30
     tag = f"{writer}:{seq}"
-    return [{"id": f"d{j:03d}", "text": f"version {tag} doc {j}", "metadata": {"tag": tag, "n": str(n)},
-             "embedding": [1.0, j / 100.0] + [0.5] * (dimension - 2)} for j in range(n)]
+    return [
+        {
+            "id": f"d{j:03d}",
+            "text": f"version {tag} doc {j}",
+            "metadata": {"tag": tag, "n": str(n)},
+            "embedding": [1.0, j / 100.0] + [0.5] * (dimension - 2),
+        }
+        for j in range(n)
+    ]
 
 
 def whole(docs: list[dict[str, Any]]) -> bool:
@@ -238,9 +265,14 @@ def index_status() -> dict[str, Any]:
         refused = None
     except TypeError as exc:
         refused = str(exc)
-    return {"Ready": moss.IndexStatus.Ready, "ready_is_str": type(moss.IndexStatus.Ready) is str,
-            "value": status.value, "equal": status == moss.IndexStatus("Ready"), "refused": refused,
-            "values": moss.IndexStatusValues}
+    return {
+        "Ready": moss.IndexStatus.Ready,
+        "ready_is_str": type(moss.IndexStatus.Ready) is str,
+        "value": status.value,
+        "equal": status == moss.IndexStatus("Ready"),
+        "refused": refused,
+        "values": moss.IndexStatusValues,
+    }
 
 
 def codec(our_blob_file: str, their_blob_file: str) -> dict[str, Any]:
@@ -254,8 +286,14 @@ def codec(our_blob_file: str, their_blob_file: str) -> dict[str, Any]:
     )
     with open(their_blob_file, "wb") as f:
         f.write(bytes(moss_core.serializeToBinary(theirs)))
-    return {"name": ours.name, "version": ours.version, "dimension": ours.dimension,
-            "doc_ids": list(ours.doc_ids), "embeddings": [list(e) for e in ours.embeddings], "model": ours.model.id}
+    return {
+        "name": ours.name,
+        "version": ours.version,
+        "dimension": ours.dimension,
+        "doc_ids": list(ours.doc_ids),
+        "embeddings": [list(e) for e in ours.embeddings],
+        "model": ours.model.id,
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -268,9 +306,17 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-ASYNC_STEPS = {"push": push, "resume": resume, "resume_extend_push": resume_extend_push, "load_query": load_query,
-               "manage": manage, "create_wait": create_wait, "errors": errors, "auto_refresh": auto_refresh,
-               "load_worker": load_worker}
+ASYNC_STEPS = {
+    "push": push,
+    "resume": resume,
+    "resume_extend_push": resume_extend_push,
+    "load_query": load_query,
+    "manage": manage,
+    "create_wait": create_wait,
+    "errors": errors,
+    "auto_refresh": auto_refresh,
+    "load_worker": load_worker,
+}
 SYNC_STEPS = {"index_status": index_status, "codec": codec}
 
 

@@ -34,8 +34,15 @@ def version_docs(writer: str, seq: int, dimension: int = 8, base: int = 20) -> l
     """The same self-describing versions the SDK worker pushes (tests/ground_truth/sdk_programs.py)."""
     n = base + seq % 30
     tag = f"{writer}:{seq}"
-    return [{"id": f"d{j:03d}", "text": f"version {tag} doc {j}", "metadata": {"tag": tag, "n": str(n)},
-             "embedding": [1.0, j / 100.0] + [0.5] * (dimension - 2)} for j in range(n)]
+    return [
+        {
+            "id": f"d{j:03d}",
+            "text": f"version {tag} doc {j}",
+            "metadata": {"tag": tag, "n": str(n)},
+            "embedding": [1.0, j / 100.0] + [0.5] * (dimension - 2),
+        }
+        for j in range(n)
+    ]
 
 
 def whole(records: list[Any]) -> bool:
@@ -108,13 +115,19 @@ def test_several_sdk_and_moss_ref_processes_at_once_see_whole_versions_and_lose_
         assert http.post("/index/push", {"indexName": LEDGER, "docs": seed})[0] == 200
         env = {k: v for k, v in os.environ.items() if k != "MOSS_REF_STORE"}
         workers = [
-            subprocess.Popen([sys.executable, HERE, "worker", f"ref{i}", service.base, key, str(LOAD_SECONDS)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            subprocess.Popen(
+                [sys.executable, HERE, "worker", f"ref{i}", service.base, key, str(LOAD_SECONDS)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
             for i in range(2)
         ]
         sdk_env = sdk_environment(service.sdk_environment(), PROJECT, key)
-        workers += [start_program("load_worker", f"sdk{i}", str(LOAD_SECONDS), SHARED, LEDGER, env=sdk_env)
-                    for i in range(2)]
+        workers += [
+            start_program("load_worker", f"sdk{i}", str(LOAD_SECONDS), SHARED, LEDGER, env=sdk_env) for i in range(2)
+        ]
         reports = []
         for worker in workers:
             out, err = worker.communicate(timeout=LOAD_SECONDS + 120)

@@ -24,8 +24,13 @@ from moss_ref.stores.wire import decode_index_blob
 
 PROJECT = "app"
 DOCS = [
-    {"id": "a", "text": "billing question", "metadata": {"topic": "billing"}, "embedding": [1.0, 0.0, 0.0],
-     "payload": "P-a"},
+    {
+        "id": "a",
+        "text": "billing question",
+        "metadata": {"topic": "billing"},
+        "embedding": [1.0, 0.0, 0.0],
+        "payload": "P-a",
+    },
     {"id": "b", "text": "shipping delay", "embedding": [0.0, 1.0, 0.0]},
     {"id": "c", "text": "refund request", "metadata": {"topic": "billing"}, "embedding": [0.7, 0.0, 0.7]},
 ]
@@ -56,13 +61,18 @@ def test_sdk_push_then_resume_in_another_process_then_load_index_and_query(serve
     resumed = run_program("resume", "calls", "[0.0, 1.0, 0.0]", env=env_for(service, key))
     assert (resumed["doc_count"], resumed["model_id"]) == (3, "custom")
     got = {d["id"]: (d["text"], d["metadata"], d["payload"]) for d in resumed["docs"]}
-    assert got == {"a": ("billing question", {"topic": "billing"}, "P-a"), "b": ("shipping delay", None, None),
-                   "c": ("refund request", {"topic": "billing"}, None)}
+    assert got == {
+        "a": ("billing question", {"topic": "billing"}, "P-a"),
+        "b": ("shipping delay", None, None),
+        "c": ("refund request", {"topic": "billing"}, None),
+    }
     assert resumed["hits"][0] == ["b", 1.0]
 
     more = [{"id": "d", "text": "new note", "embedding": [0.0, 0.0, 1.0]}]
     assert run_program("resume_extend_push", "calls", json.dumps(more), env=env_for(service, key)) == {
-        "before": 3, "after": 4}
+        "before": 3,
+        "after": 4,
+    }
 
     loaded = run_program("load_query", "calls", "billing", "[1.0, 0.0, 0.0]", env=env_for(service, key))
     assert loaded["loaded"] == "calls" and loaded["model_id"] == "custom"
@@ -74,12 +84,16 @@ def test_sdk_push_then_resume_in_another_process_then_load_index_and_query(serve
 def test_sdk_create_index_then_job_status_then_get_docs(served: tuple[Service, str]) -> None:
     """SRV-10, SRV-12: the manage API end to end, and its NOT_FOUND / already-exists answers."""
     service, key = served
-    docs = [{"id": "m1", "text": "alpha doc", "metadata": {"k": "v"}, "embedding": [0.1, 0.2]},
-            {"id": "m2", "text": "beta doc", "payload": "pay", "embedding": [0.3, 0.4]}]
+    docs = [
+        {"id": "m1", "text": "alpha doc", "metadata": {"k": "v"}, "embedding": [0.1, 0.2]},
+        {"id": "m2", "text": "beta doc", "payload": "pay", "embedding": [0.3, 0.4]},
+    ]
     out = run_program("manage", "managed", json.dumps(docs), "custom", env=env_for(service, key))
     assert out["job"]["status"] == "completed" and out["job"]["progress"] == 100.0 and out["waited"] == "completed"
     assert [(d["id"], d["text"], d["metadata"], d["payload"]) for d in out["get_docs"]] == [
-        ("m1", "alpha doc", {"k": "v"}, None), ("m2", "beta doc", None, "pay")]
+        ("m1", "alpha doc", {"k": "v"}, None),
+        ("m2", "beta doc", None, "pay"),
+    ]
     assert out["get_docs"][0]["embedding"] == [0.10000000149011612, 0.20000000298023224]  # float32, widened
     assert out["get_docs_by_id"] == ["m2"]
     assert out["add_docs"] == {"index_name": "managed", "doc_count": 1, "job": True}
@@ -211,8 +225,14 @@ def test_index_status_is_the_real_class_s_shape() -> None:
         refused = None
     except TypeError as exc:
         refused = str(exc)
-    assert real == {"Ready": IndexStatus.Ready, "ready_is_str": type(IndexStatus.Ready) is str, "value": mine.value,
-                    "equal": mine == IndexStatus("Ready"), "refused": refused, "values": IndexStatusValues}
+    assert real == {
+        "Ready": IndexStatus.Ready,
+        "ready_is_str": type(IndexStatus.Ready) is str,
+        "value": mine.value,
+        "equal": mine == IndexStatus("Ready"),
+        "refused": refused,
+        "values": IndexStatusValues,
+    }
 
 
 def test_the_service_index_blob_is_the_format_moss_core_reads_and_writes(tmp_path: Path) -> None:
@@ -222,18 +242,30 @@ def test_the_service_index_blob_is_the_format_moss_core_reads_and_writes(tmp_pat
     from moss_ref._corpus import Record
     from moss_ref.server.service import _encode
 
-    index = StoredIndex("idx", "custom", None, 2, (Record("a", "t", None, None), Record("é", "u", None, None)),
-                        array("f", [0.1, -2.5, 3.0, 0.0]), version="0000000007-abcdef01")
+    index = StoredIndex(
+        "idx",
+        "custom",
+        None,
+        2,
+        (Record("a", "t", None, None), Record("é", "u", None, None)),
+        array("f", [0.1, -2.5, 3.0, 0.0]),
+        version="0000000007-abcdef01",
+    )
     ours, theirs = tmp_path / "ours.moss", tmp_path / "theirs.moss"
     ours.write_bytes(_encode(index, "index.moss"))
     read = run_program("codec", str(ours), str(theirs), env=sdk_environment({}, "", ""))
-    assert read == {"name": "idx", "version": "0000000007-abcdef01", "dimension": 2, "doc_ids": ["a", "é"],
-                    "embeddings": [[0.10000000149011612, -2.5], [3.0, 0.0]], "model": "custom"}
+    assert read == {
+        "name": "idx",
+        "version": "0000000007-abcdef01",
+        "dimension": 2,
+        "doc_ids": ["a", "é"],
+        "embeddings": [[0.10000000149011612, -2.5], [3.0, 0.0]],
+        "model": "custom",
+    }
     decoded = decode_index_blob(theirs.read_bytes())
     assert (decoded["name"], decoded["version"], decoded["dimension"]) == ("idx", "v9", 2)
     assert decoded["docIds"] == ["a", "b"]
     assert decoded["embeddings"] == [[0.5, -1.0], [0.25, 2.0]] and decoded["model"]["id"] == "custom"
-
 
 
 def test_real_moss_target_runs_through_moss_ref_serve_or_the_kits_stand_in(tmp_path: Path) -> None:
@@ -247,8 +279,18 @@ def test_real_moss_target_runs_through_moss_ref_serve_or_the_kits_stand_in(tmp_p
         ("service=false", "the kit's loopback stand-in", "client_query.loaded.load_and_query", "fail"),
     ):
         report = tmp_path / f"{option}-{outcome}.jsonl"
-        done = run_real("-m", "moss_ref_conformance.cli", "run", "--real-moss", "--option", option,
-                        "--test", case, "--report", str(report))
+        done = run_real(
+            "-m",
+            "moss_ref_conformance.cli",
+            "run",
+            "--real-moss",
+            "--option",
+            option,
+            "--test",
+            case,
+            "--report",
+            str(report),
+        )
         lines = [json.loads(line) for line in report.read_text().splitlines()]
         assert lines[0]["implementation"]["detail"].endswith(through), lines[0]
         assert {r["outcome"] for r in lines if r.get("type") == "case"} == {outcome}, done.stdout
