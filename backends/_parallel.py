@@ -16,14 +16,14 @@ Each row's score comes from the same ``vecdot`` loop over the same values whiche
 computes it, so the scores (and every result built on them) do not depend on the threads used.
 
 Helpers: one fewer than the CPUs this process may use, at most 3; none on a single CPU, or below
-``PARALLEL_BYTES`` (96 MiB). Measured in the conditions of ``bench/vs_moss.py`` (the real SDK's
-query between any two of ours, so caches are cold and the helper asleep), one worker switching
-the helper on and off query by query, 60 rounds each at 100,000 x 384 (150 MB): vector-only
-6.85 vs 8.11 ms, common-word hybrid 7.07 vs 7.84 ms. Waking the helper costs ~0.15 ms; at
-10,000 x 384 (15 MB, within the 32 MiB L3 cache) a helper made queries slower (1.39 vs 1.14 ms,
-one process, queries 2 ms apart), and between the two the gain was not shown, hence the
-threshold. The pool is made on first use and made again in a forked child (whose copy has no
-threads).
+``PARALLEL_BYTES`` (48 MiB). Measured by ``bench/vs_moss_ab.py --switch scan_helper`` (the real
+SDK's query between any two of ours, as in ``bench/vs_moss.py``, so caches are cold and the
+helper asleep; one worker switching the helper on and off query by query, 60 rounds; vector-only
+p50, helper on vs off): 100,000 x 384 (150 MB) 6.82 vs 8.06 ms; 50,000 (77 MB) 3.94 vs 4.36 ms;
+10,000 (15 MB) 1.35 vs 1.26 ms, where waking the helper (~0.15 ms) costs more than it saves; a
+10% filter's gathered rows at 100k (15 MB) likewise. The results are in ``bench/results/``
+(``ab_scan_helper_*.json``). The pool is made on first use and made again in a forked child
+(whose copy has no threads).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 __all__ = ["PARALLEL_BYTES", "helpers", "scan_rows"]
 
-PARALLEL_BYTES = 96 << 20  # matrices smaller than this are scored by the calling thread alone
+PARALLEL_BYTES = 48 << 20  # matrices smaller than this are scored by the calling thread alone
 CHUNK_BYTES = 4 << 20
 MAX_HELPERS = 3
 

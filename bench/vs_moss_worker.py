@@ -11,6 +11,7 @@ the pipe between harness and worker costs nothing in the figures.
     {"cmd": "push"} / {"cmd": "resume"}           -> {"ms": t} (resume: a fresh client opens the pushed session)
     {"cmd": "store_io"}                           -> {"write_ms": w, "read_ms": r} (moss_ref only: the store's
                                                      own write_index/read_index of the session's snapshot)
+    {"cmd": "switch", "name": NAME, "on": B}      -> moss_ref only: an internal speed-up on or off
     {"cmd": "quit"}
 """
 
@@ -88,6 +89,21 @@ class Worker:
         ms = (time.perf_counter() - started) * 1000.0
         cpu_ms = (time.process_time() - cpu) * 1000.0  # all threads of the process: > ms means parallel work
         return {"ms": ms, "cpu_ms": cpu_ms, "ids": [d.id for d in found.docs]}
+
+    async def switch(self, name: str, on: bool) -> dict[str, Any]:
+        """Turn one of moss_ref's internal speed-ups on or off (``bench/vs_moss_ab.py``).
+
+        ``scan_helper``: the numpy vector backend's helper thread (``_parallel``), on for any
+        matrix size when on, never when off.
+        """
+        if name != "scan_helper":
+            raise ValueError(f"unknown switch {name!r}; known: scan_helper")
+        from moss_ref_backends import _parallel
+
+        default = self.__dict__.setdefault("_defaults", (_parallel.helpers, _parallel.PARALLEL_BYTES))
+        _parallel.helpers = default[0] if on else (lambda: 0)
+        _parallel.PARALLEL_BYTES = 0 if on else default[1]
+        return {"name": name, "on": on}
 
     async def push(self) -> dict[str, Any]:
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """The numpy vector backend's threaded scan (``backends/_parallel.py``): same results, no hang.
 
-The scan only runs in parallel on large matrices (96 MiB and up) with a spare CPU; these tests
+The scan only runs in parallel on large matrices (48 MiB and up) with a spare CPU; these tests
 force it on small ones, with chunks of one or a few rows, so every chunk boundary, visitor and
 rising floor of ``_Above`` is exercised against the exact reference of ``test_vector_backends``.
 """
