@@ -6,11 +6,13 @@ not draw all of it: two threads take ~0.75x the time of one on this 2-core machi
 per query is 1.2-1.7x its wall time at 100k, ``cpu_ms`` in ``bench/vs_moss.py``).
 
 How the work is shared: the rows are cut into chunks of about 4 MiB; every participant (the
-caller and each helper) takes the next unclaimed chunk until none is left, and the last chunk
-finished wakes the caller. A helper that the scheduler does not run (the other core busy) then
-costs nothing but the hand-off: the caller scores every chunk itself, so a busy machine never
-waits on a thread, unlike BLAS's spinning ones (see ``numpy_vectors._scores32``). numpy's loops
-release the GIL, so the chunks run truly in parallel.
+caller and each helper) takes the next unclaimed chunk until none is left, and the last one out
+wakes the caller. A helper that the scheduler does not run (the other core busy) costs nothing
+but the hand-off: the caller scores every chunk itself. The caller waits only for a chunk a
+helper has claimed and not finished (a helper preempted mid-chunk costs that much latency),
+never for a thread to start, and no thread spins (unlike BLAS's, see
+``numpy_vectors._scores32``). numpy's loops release the GIL, so the chunks run truly in
+parallel.
 
 Each row's score comes from the same ``vecdot`` loop over the same values whichever thread
 computes it, so the scores (and every result built on them) do not depend on the threads used.
@@ -22,13 +24,12 @@ helper asleep; one worker switching the helper on and off query by query, 60 rou
 p50, helper on vs off): 100,000 x 384 (150 MB) 6.82 vs 8.06 ms; 50,000 (77 MB) 3.94 vs 4.36 ms;
 10,000 (15 MB) 1.35 vs 1.26 ms, where waking the helper (~0.15 ms) costs more than it saves; a
 10% filter's gathered rows at 100k (15 MB) likewise. The results are in ``bench/results/``
-(``ab_scan_helper_*.json``). The pool is made on first use and made again in a forked child
-(whose copy has no threads).
+(``ab_scan_helper_*.json``). The pool is made on first use, and dropped in a forked child (whose
+copy has no threads), with its lock.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -60,31 +61,60 @@ def helpers() -> int:
     return max(0, min(MAX_HELPERS, cpus - 1))
 
 
-def _executor(count: int) -> ThreadPoolExecutor:
+def _executor() -> ThreadPoolExecutor:
+    """The helpers' pool, ``MAX_HELPERS`` threads at most (made as needed), one per process."""
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():
-            _pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="moss_ref-scan")
+            _pool = ThreadPoolExecutor(max_workers=MAX_HELPERS, thread_name_prefix="moss_ref-scan")
             _pool_pid = os.getpid()
         return _pool
 
 
-class _Chunks:
-    """The chunks of one scan, claimed one at a time by whichever thread is free."""
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads, and a lock another thread held stays held."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
 
-    __slots__ = ("_bounds", "_claim", "_done", "_error", "_left", "_lock", "_participant")
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Chunks:
+    """The chunks of one scan, claimed one at a time by whichever thread is free.
+
+    Everything shared is read and written under ``_lock``: which chunk is next, how many are not
+    finished, how many threads are scoring. ``_done`` is set once every chunk is finished *and*
+    every thread that scored one has left :meth:`work` and dropped its scoring function, so when
+    :meth:`wait` returns no helper still holds the matrix (a later ``put`` can grow it in place).
+    """
+
+    __slots__ = ("_active", "_bounds", "_done", "_error", "_left", "_lock", "_next", "_participant")
 
     def __init__(self, bounds: list[tuple[int, int]], participant: Callable[[], Callable[[int, int], Any]]) -> None:
         self._bounds = bounds
         self._participant: Callable[[], Callable[[int, int], Any]] | None = participant
-        self._claim = itertools.count().__next__  # atomic under the GIL
-        self._left = len(bounds)
+        self._next = 0  # the first unclaimed chunk
+        self._left = len(bounds)  # chunks not finished
+        self._active = 0  # threads that scored a chunk and have not left work()
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._error: BaseException | None = None
 
+    def _claim(self, joined: bool) -> int:
+        """The next unclaimed chunk (-1: none left); a thread's first claim counts it as active."""
+        with self._lock:
+            i = self._next
+            if i >= len(self._bounds):
+                return -1
+            self._next = i + 1
+            if not joined:
+                self._active += 1
+            return i
+
     def work(self) -> None:
-        """Score unclaimed chunks until none is left; the one finishing the last sets ``_done``.
+        """Score unclaimed chunks until none is left.
 
         A thread makes its scoring function (and visitor) on its first claimed chunk only, so a
         helper that finds nothing left adds no visitor. A chunk counts as finished even when
@@ -92,28 +122,35 @@ class _Chunks:
         caller to raise.
         """
         score: Callable[[int, int], Any] | None = None
-        while True:
-            i = self._claim()
-            if i >= len(self._bounds):
-                return
-            try:
-                if score is None:
-                    participant = self._participant
-                    assert participant is not None  # dropped only once every chunk is finished
-                    score = participant()
-                score(*self._bounds[i])
-            except BaseException as exc:  # handed to the caller, which raises it
-                self._error = self._error or exc
-            finally:
-                with self._lock:
-                    self._left -= 1
-                    if self._left == 0:
-                        self._done.set()
+        i = self._claim(joined=False)
+        if i < 0:
+            return
+        try:
+            while i >= 0:
+                try:
+                    if score is None:
+                        make = self._participant
+                        assert make is not None  # dropped only once every chunk is finished
+                        score = make()
+                        del make
+                    score(*self._bounds[i])
+                except BaseException as exc:  # handed to the caller, which raises it
+                    self._error = self._error or exc
+                finally:
+                    with self._lock:
+                        self._left -= 1
+                i = self._claim(joined=True)
+        finally:
+            score = None  # before counting this thread out: it no longer holds the matrix
+            with self._lock:
+                self._active -= 1
+                if self._left == 0 and self._active == 0:
+                    self._done.set()
 
     def wait(self) -> None:
-        """Block until every chunk is scored, drop the reference to the matrix, raise a chunk's error."""
+        """Block until every chunk is scored and every scoring thread is out; raise a chunk's error."""
         self._done.wait()
-        self._participant = None  # a helper that starts late finds no chunk and never reads it
+        self._participant = None
         if self._error is not None:
             raise self._error
 
@@ -157,9 +194,11 @@ def scan_rows(
         return score
 
     chunks = _Chunks(bounds, participant)
-    pool = _executor(count)
     for _ in range(min(count, len(bounds) - 1)):
-        pool.submit(chunks.work)
+        try:
+            _executor().submit(chunks.work)
+        except RuntimeError:  # the interpreter is shutting down: the caller scores every chunk
+            break
     chunks.work()
     chunks.wait()
     return out, made

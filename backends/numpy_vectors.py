@@ -443,13 +443,14 @@ class NumpyVectors:
 class _Above:
     """The rows of the chunks one thread scores that may reach the k-th largest score (``_shortlist``).
 
-    ``floor`` is ``t - margin`` rounded down to float32, ``t`` the k-th largest score this thread
-    has seen so far (-inf before it has seen k): k scores of the whole array, so ``t`` is at most
-    the whole array's k-th largest ``top``, and ``floor`` at most ``_shortlist``'s final threshold.
-    A row below ``floor`` is below that threshold too and is dropped; the rows kept (``parts``,
-    absolute) hold every row at or above the threshold, and the k rows scoring ``top`` or more.
-    After the first chunk, a chunk costs a comparison and a gather of the few rows above the floor,
-    while its scores are still in cache.
+    ``floor`` is ``t - margin`` rounded down to float32, with ``t`` the largest of the k-th largest
+    scores of this thread's chunks so far (-inf until a chunk had k rows at or above the floor):
+    k scores of the whole array, so ``t`` is at most the whole array's k-th largest ``top``, and
+    ``floor`` at most ``_shortlist``'s final threshold. A row below ``floor`` is below that
+    threshold too and is dropped; the rows kept (``parts``, absolute) hold every row at or above
+    the threshold, and the k rows scoring ``top`` or more. Once the floor is set, a chunk costs a
+    comparison and a gather of the few rows above it, while its scores are still in cache. When
+    k exceeds a chunk's rows the floor never rises and every row is kept: exact, just not pruned.
     """
 
     __slots__ = ("floor", "k", "margin", "parts")

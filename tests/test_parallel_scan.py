@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import select
+import sys
 import threading
 import time
 import warnings
@@ -102,6 +103,52 @@ def test_scan_rows_is_the_plain_product_and_every_visitor_sees_its_chunks() -> N
     assert sorted(seen) == [(s, min(7, 1000 - s)) for s in range(0, 1000, 7)]  # each chunk once
 
 
+def test_two_threads_really_share_a_scan_and_let_go_of_the_matrix() -> None:
+    """The caller's first chunk waits until the helper has scored one, so both visit chunks; when
+    scan_rows returns, no helper still holds a view of the block (a later put may grow it)."""
+    rng = np.random.default_rng(4)
+    block = rng.standard_normal((600, 8)).astype(np.float32)
+    q = rng.standard_normal(8).astype(np.float32)
+    caller = threading.get_ident()
+    helper_scored = threading.Event()
+
+    def dot(rows: Any, vector: Any, out: Any) -> Any:
+        if threading.get_ident() == caller:
+            assert helper_scored.wait(10), "the helper never scored a chunk"
+        else:
+            helper_scored.set()
+        return np.vecdot(rows, vector, out=out)
+
+    before = sys.getrefcount(block)
+    with threaded(10 * 4 * 8):  # 10 rows a chunk
+        scores, visitors = _parallel.scan_rows(block, q, dot, lambda: _Recorder())
+    assert np.array_equal(scores, np.vecdot(block, q))
+    assert len(visitors) == 2 and all(v.starts for v in visitors)  # both threads scored chunks
+    assert sorted(s for v in visitors for s in v.starts) == list(range(0, 600, 10))
+    del visitors
+    assert sys.getrefcount(block) == before
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+
+    def __call__(self, start: int, scores: Any) -> None:
+        self.starts.append(start)
+
+
+def test_a_pool_that_refuses_work_leaves_the_caller_to_score_everything() -> None:
+    class ShutDown:
+        def submit(self, fn: Any) -> None:
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    block = np.ones((100, 2), dtype=np.float32)
+    q = np.ones(2, dtype=np.float32)
+    with threaded(4 * 2), mock.patch.object(_parallel, "_executor", lambda: ShutDown()):
+        scores, visitors = _parallel.scan_rows(block, q, np.vecdot, lambda: _Recorder())
+    assert scores.tolist() == [2.0] * 100 and len(visitors) == 1
+
+
 def test_a_failing_chunk_raises_in_the_caller_and_nothing_hangs() -> None:
     block = np.ones((500, 4), dtype=np.float32)
     q = np.ones(4, dtype=np.float32)
@@ -127,7 +174,7 @@ def test_a_helper_that_never_runs_leaves_the_caller_to_score_everything() -> Non
 
     block = np.arange(400 * 3, dtype=np.float32).reshape(400, 3)
     q = np.array([1.0, -2.0, 0.5], dtype=np.float32)
-    with threaded(4 * 3), mock.patch.object(_parallel, "_executor", lambda count: Stalled()):
+    with threaded(4 * 3), mock.patch.object(_parallel, "_executor", lambda: Stalled()):
         scores, _ = _parallel.scan_rows(block, q, np.vecdot)
     assert np.array_equal(scores, np.vecdot(block, q))
 
@@ -147,7 +194,7 @@ def test_a_late_helper_finds_no_chunk_and_adds_no_visitor() -> None:
 
     block = np.ones((50, 2), dtype=np.float32)
     q = np.ones(2, dtype=np.float32)
-    with threaded(4 * 2), mock.patch.object(_parallel, "_executor", lambda count: Late()):
+    with threaded(4 * 2), mock.patch.object(_parallel, "_executor", lambda: Late()):
         scores, visitors = _parallel.scan_rows(block, q, np.vecdot, lambda: lambda start, s: None)
     gate.set()
     deadline = time.monotonic() + 10
@@ -178,11 +225,14 @@ def test_a_forked_child_makes_its_own_helper_pool() -> None:
     q = np.ones(4, dtype=np.float32)
     with threaded(4 * 4):
         _parallel.scan_rows(block, q, np.vecdot)  # the parent's pool exists now
+        _parallel._pool_lock.acquire()  # as if another thread held it at the fork
         read, write = os.pipe()
         with warnings.catch_warnings():  # Python 3.12+ warns of fork() in a process with threads
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
-        if pid == 0:  # the child: its copy of the pool has no thread
+        if pid != 0:
+            _parallel._pool_lock.release()
+        if pid == 0:  # the child: its copy of the pool has no thread, and the lock is a fresh one
             try:
                 ok = _parallel.scan_rows(block, q, np.vecdot)[0].tolist() == [4.0] * 300
                 os.write(write, b"1" if ok else b"0")
