@@ -202,9 +202,10 @@ async def auto_refresh(name: str, embedding_json: str, signal_file: str) -> dict
     return {"before": before, "after": after}
 
 
-def version_docs(writer: str, seq: int, dimension: int = 8) -> list[dict[str, Any]]:
-    """One self-describing version: every document carries its tag and the version's size."""
-    n = 20 + seq % 30
+def version_docs(writer: str, seq: int, dimension: int = 8, base: int = 20) -> list[dict[str, Any]]:
+    """One self-describing version: every document carries its tag and the version's size
+    (``base`` to ``base + 29`` documents). The service load tests push the same versions."""
+    n = base + seq % 30
     tag = f"{writer}:{seq}"
     return [
         {

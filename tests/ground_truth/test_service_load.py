@@ -24,25 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sdk_programs import version_docs  # the SDK worker's versions, pushed by both kinds of worker
+
 HERE = os.path.abspath(__file__)
 PROJECT = "load"
 LOAD_SECONDS = 15.0
 SHARED, LEDGER = "shared", "ledger"
-
-
-def version_docs(writer: str, seq: int, dimension: int = 8, base: int = 20) -> list[dict[str, Any]]:
-    """The same self-describing versions the SDK worker pushes (tests/ground_truth/sdk_programs.py)."""
-    n = base + seq % 30
-    tag = f"{writer}:{seq}"
-    return [
-        {
-            "id": f"d{j:03d}",
-            "text": f"version {tag} doc {j}",
-            "metadata": {"tag": tag, "n": str(n)},
-            "embedding": [1.0, j / 100.0] + [0.5] * (dimension - 2),
-        }
-        for j in range(n)
-    ]
 
 
 def whole(records: list[Any]) -> bool:
