@@ -60,7 +60,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without numpy
     raise missing_extra("numpy", "numpy") from exc
 
 from ._exact_dot import exact_dots
-from ._kth import kth_largest
+from ._kth import kth_largest, rows_near_top
 from ._parallel import scan_rows
 
 __all__ = ["NumpyVectors", "create"]
@@ -68,6 +68,8 @@ __all__ = ["NumpyVectors", "create"]
 _U32 = 2.0**-24
 _U64 = 2.0**-53
 _TINY = 2.0**-120
+_FLOAT32_MAX = 3.4028234663852886e38
+_NO_OVERFLOW = 2.0**100  # |q| max|d| below this: no float32 score or partial sum can overflow
 _MIN_CAPACITY = 16
 _DOUBLING_BYTES = 8 << 20  # below this the matrix doubles; above it grows by 1/64
 _GROWTH_SHIFT = 6
@@ -82,6 +84,7 @@ class NumpyVectors:
     """``VectorBackend`` over a float32 matrix; see the module docstring."""
 
     name = "numpy"
+    parallel_rank = True  # the scan runs outside the GIL: keywords may rank meanwhile (moss_ref._overlap)
 
     __slots__ = ("_ids", "_map", "_matrix", "_max_norm", "_norms", "_row_cache", "_rows")
 
@@ -344,9 +347,18 @@ class NumpyVectors:
         q_norm = _norm_above(q)
         max_norm = self._max_norm
         e = (2 * dim + 8) * _U32 * q_norm * max_norm + dim * _TINY * (1.0 + q_norm + max_norm)
-        with np.errstate(over="ignore", invalid="ignore"):
+        if q_norm * max_norm < _NO_OVERFLOW:  # every |partial sum| <= |q| |d|: nothing to silence
             scores, visitors = _scores32(block, q, lambda: _Above(k, 2.5 * e))
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                scores, visitors = _scores32(block, q, lambda: _Above(k, 2.5 * e))
         if np.isfinite(scores).all():
+            if len(visitors) == 1 and len(visitors[0].parts) == 1:
+                # One visitor saw the whole block in one call (a scan of one chunk): its floor is
+                # already the threshold below, from the k-th largest of all the scores, so its rows
+                # are the shortlist (the steps below would give them again).
+                keep = visitors[0].parts[0]
+                return keep if subset is None else subset[keep]
             cand = np.concatenate([part for v in visitors for part in v.parts])
             cand.sort()  # row order (threads finish chunks in any order)
             values = scores[cand]
@@ -462,6 +474,11 @@ class _Above:
         self.parts: list[npt.NDArray[np.intp]] = []
 
     def __call__(self, start: int, scores: npt.NDArray[np.float32]) -> None:
+        if self.floor == -np.inf and scores.size >= self.k:  # no floor yet: this chunk's k-th largest sets it
+            margin = self.margin
+            self.floor, first = rows_near_top(scores, self.k, lambda kth: _floor32(kth - margin))
+            self.parts.append(first + start if start else first)
+            return
         rows: npt.NDArray[np.intp] | None = None  # None: every row of the chunk
         values = scores
         if self.floor > -np.inf:
@@ -479,12 +496,29 @@ class _Above:
 
 
 def _floor32(threshold: float) -> np.float32:
-    """The largest float32 at most ``threshold`` (-inf below the float32 range: still a lower bound)."""
-    with np.errstate(over="ignore"):
-        t32: np.float32 = np.float32(threshold)
-    if float(t32) > threshold:
-        t32 = np.float32(np.nextafter(t32, np.float32(-np.inf)))
-    return t32
+    """The largest float32 at most ``threshold`` (-inf below the float32 range: still a lower bound).
+
+    In the float32 range, ``array('f')`` rounds to nearest and one step of the bit pattern
+    goes down from there (no numpy scalar arithmetic, no error state to set).
+    """
+    if not -_FLOAT32_MAX <= threshold <= _FLOAT32_MAX:  # beyond the range (or NaN): numpy decides
+        with np.errstate(over="ignore"):
+            t32: np.float32 = np.float32(threshold)
+        if float(t32) > threshold:
+            t32 = np.float32(np.nextafter(t32, np.float32(-np.inf)))
+        return t32
+    nearest = array("f", (threshold,))
+    if nearest[0] > threshold:  # rounded up: the float32 just below, one step of its bit pattern
+        bits = array("I", nearest.tobytes())
+        if nearest[0] > 0.0:
+            bits[0] -= 1
+        elif nearest[0] == 0.0:  # +0.0 (a negative threshold above the largest negative subnormal)
+            bits[0] = 0x80000001
+        else:
+            bits[0] += 1
+        nearest = array("f", bits.tobytes())
+    floor: np.float32 = np.float32(nearest[0])
+    return floor
 
 
 def _scores32(
