@@ -46,14 +46,15 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without numpy
     raise missing_extra("numpy", "numpy") from exc
 
-from ._kth import kth_largest
+from ._kth import rows_near_top
 
 __all__ = ["NumpyKeywords", "create"]
 
 _COMPACT_MIN = 1024
 
 _MASK_CACHE_SIZE = 8
-_FEW_POSTINGS = 64  # at most this many postings in all: scored exactly in Python, no array work
+_FEW_POSTINGS = 256  # at most this many postings in all: scored exactly in Python, no array work
+_LEAST = 5e-324  # the least positive float: ">= _LEAST" is "> 0"
 _WEIGHTS_CACHE_SIZE = 256  # tokens whose weights are kept between changes (see _term_weights)
 
 
@@ -61,6 +62,7 @@ class NumpyKeywords:
     """``KeywordBackend`` over per-token posting arrays; see the module docstring."""
 
     name = "numpy"
+    parallel_rank = True  # ranks mostly inside numpy: a hybrid query may run it beside the scan (_overlap)
     compact_min = _COMPACT_MIN  # compaction needs at least this many tombstones ...
     compact_ratio = 1.0  # ... and at least this many per live document
 
@@ -345,14 +347,17 @@ class NumpyKeywords:
         if k <= 0 or n_docs == 0:
             return []
         postings = self._postings
-        counts = Counter(t for t in query if t in postings)
+        counts: dict[int, int] = {}  # query token -> its repeats (a plain dict: Counter costs more here)
+        for t in query:
+            if t in postings:
+                counts[t] = counts.get(t, 0) + 1
         if not counts:
             return []
         if self._total_length == 0:
             return []  # no live document holds a token (tombstoned postings may remain)
         avgdl = self._total_length / n_docs
         norms = self._row_norms(avgdl)
-        if sum(len(postings[t][0]) for t in counts) <= _FEW_POSTINGS:
+        if sum([len(postings[t][0]) for t in counts]) <= _FEW_POSTINGS:
             return exact_rank(self._few(counts, n_docs, norms, allowed), k, position)
         n_rows = len(self._ids)
         per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]] = []
@@ -378,12 +383,27 @@ class NumpyKeywords:
             acc = np.bincount(held, contributions, n_rows)
         # The k-th largest score: when at least k rows score (> 0) it is theirs, and the shortlist
         # is the rows at or above its floor (> 0); else every scoring row.
-        kth = kth_largest(acc, k) if acc.size >= k else 0.0
-        picked = np.flatnonzero(acc >= shortlist_floor(kth, sum(counts.values())) if kth > 0.0 else acc > 0.0)
+        terms = sum(counts.values())
+        if acc.size >= k:
+            _, picked = rows_near_top(acc, k, lambda kth: shortlist_floor(kth, terms) if kth > 0.0 else _LEAST)
+        else:
+            picked = np.flatnonzero(acc > 0.0)
         cands = picked if distinct is None else distinct[picked]
         if cands.size == 0:
             return []
-        return exact_rank(self._exact(cands, per_term), k, position)
+        if distinct is None:
+            return exact_rank(self._exact(cands, per_term), k, position)
+        # Few postings (rare words): most rows hold one query token. A row's float sum is then
+        # its exact score already: one product ``w * c`` is the correctly rounded ``c w``, as
+        # ``fsum`` of c copies of w is; so is the one sum of two products that are exact
+        # (repeat counts that are powers of two). Only the other rows need ``fsum``.
+        most = 2 if all(c & (c - 1) == 0 for c in counts.values()) else 1
+        sure = np.bincount(inverse, minlength=distinct.size)[picked] <= most  # query tokens a row holds
+        ids = self._ids
+        scores = [(ids[r], s) for r, s in zip(cands[sure].tolist(), acc[picked[sure]].tolist())]
+        if not sure.all():
+            scores += self._exact(cands[~sure], per_term)
+        return exact_rank(scores, k, position)
 
     def _term_weights(
         self, token: int, n_docs: int, norms: npt.NDArray[np.float64]
@@ -431,29 +451,28 @@ class NumpyKeywords:
         self, counts: Mapping[int, int], n_docs: int, norms: npt.NDArray[np.float64], allowed: Collection[str] | None
     ) -> list[tuple[str, float]]:
         """The exact score of every (allowed) row holding a query token, when the postings are few
-        (rare words): the same contributions in Python floats (the same IEEE operations in the same
-        order as the arrays'), ``math.fsum`` of each row's, repeats included (KW-1, KW-2).
+        (rare words): each token's contributions (``_term_weights``, the arrays' bits), then
+        ``math.fsum`` of each row's, repeats included (KW-1, KW-2); a row holding one token
+        scores that contribution (``fsum`` of one number).
 
-        A dozen numpy calls cost more than these few postings do; with every holding row scored
-        exactly, no shortlist is needed.
+        A dozen numpy calls cost more than these few postings do in Python; with every holding
+        row scored exactly, no shortlist is needed.
         """
-        alive, dead = self._alive, self._dead
         parts: dict[int, list[float]] = {}
         for token, c in counts.items():
-            rows, tfs = self._postings[token]
-            live = [(r, tf) for r, tf in zip(rows, tfs) if not dead or alive[r]]
-            if not live:
-                continue
-            term_idf = idf(n_docs, len(live))
-            for r, tf in live:
-                w = term_idf * tf * K1_PLUS_1 / (tf + float(norms[r]))  # KW-1, in rule order
-                parts.setdefault(r, []).extend([w] * c)
+            rows, w = self._term_weights(token, n_docs, norms)
+            for r, x in zip(rows.tolist(), w.tolist()):
+                held = parts.get(r)
+                if held is None:
+                    parts[r] = [x] * c
+                else:
+                    held.extend([x] * c)
         ids = self._ids
         scored = []
         for r, p in parts.items():
             doc_id = ids[r]
-            if doc_id is not None and (allowed is None or doc_id in allowed):
-                scored.append((doc_id, math.fsum(p)))
+            if doc_id is not None and (allowed is None or doc_id in allowed):  # rows are live: never None
+                scored.append((doc_id, p[0] if len(p) == 1 else math.fsum(p)))
         return scored
 
     def _exact(

@@ -97,8 +97,17 @@ def shortlist_floor(kth_score: float, terms: int) -> float:
 
 
 def exact_rank(scores: Iterable[tuple[str, float]], k: int, position: Mapping[str, int]) -> list[tuple[str, float]]:
-    """The ``k`` first of ``scores`` by (score desc, position asc) (KW-3)."""
-    ranked = sorted(scores, key=lambda item: (-item[1], position[item[0]]))
+    """The ``k`` first of ``scores`` by (score desc, position asc) (KW-3).
+
+    Only the documents scoring at least the k-th largest score can be among the first k, so
+    only they are ordered by position (a position is a lookup in a large dict, the scores a
+    sort of floats).
+    """
+    ranked = list(scores)
+    if len(ranked) > k > 0:
+        kth = sorted([s for _, s in ranked], reverse=True)[k - 1]
+        ranked = [item for item in ranked if item[1] >= kth]
+    ranked.sort(key=lambda item: (-item[1], position[item[0]]))
     del ranked[k:]
     return ranked
 
