@@ -81,7 +81,7 @@ def run(switch: str, n: int, rounds: int, moss_python: str, scratch: Path) -> di
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--switch", default="scan_helper", choices=["scan_helper"])
+    parser.add_argument("--switch", default="scan_helper", choices=["scan_helper", "rank_overlap"])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--moss-python", default=str(ROOT / ".venv-moss" / "bin" / "python"))

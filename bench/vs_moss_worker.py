@@ -96,8 +96,14 @@ class Worker:
         ``scan_helper``: the numpy vector backend's helper thread (``_parallel``), on for any
         matrix size when on, never when off.
         """
+        if name == "rank_overlap":
+            from moss_ref import _overlap
+
+            _overlap.enabled = on
+            return {"name": name, "on": on}
+
         if name != "scan_helper":
-            raise ValueError(f"unknown switch {name!r}; known: scan_helper")
+            raise ValueError(f"unknown switch {name!r}; known: scan_helper, rank_overlap")
         from moss_ref_backends import _parallel
 
         default = self.__dict__.setdefault("_defaults", (_parallel.helpers, _parallel.PARALLEL_BYTES))

@@ -32,6 +32,7 @@ from ._bm25 import term_ids
 from ._corpus import Corpus
 from ._errors import InvalidArgumentError, query_invalid
 from ._filters import Filter, compile_filter
+from ._overlap import both, wanted
 from ._types import ParentGrouping, QueryOptions
 
 RRF_K = 30
@@ -39,6 +40,7 @@ DEFAULT_ALPHA = 0.8
 GROUP_FETCH = 10  # a grouped query ranks top_k * 10 hits, then collapses siblings
 CUSTOM_NEEDS_EMBEDDING = "This session uses custom embeddings. Provide a query embedding via QueryOptions.embedding."
 _FLOAT32_MAX: Final = 3.4028234663852886e38
+_SAFE_SQUARES: Final = (2.0**-140, 2.0**127)  # a rough sum of squares here rounds to a normal float32
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, use
         raise query_invalid(f"Invalid query embedding length: expected {dimension} but received {len(values)}.")
     if used:
         as32 = array("f", values)
+        # The float64 sum of the (exact) squares is within 384u of the exact sum; well inside the
+        # float32 range it proves the rounded sum neither 0 nor infinite without math.fsum.
+        rough = sum(map(mul, as32, as32))
+        if _SAFE_SQUARES[0] < rough < _SAFE_SQUARES[1] and len(values) < 1 << 20:
+            return values
         square_sum = array("f", [math.fsum(map(mul, as32, as32))])[0]  # the cast gives inf past float32
         if square_sum == 0.0 or math.isinf(square_sum):
             raise query_invalid(
@@ -279,29 +286,18 @@ def run(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[f
     if plan.needs_vector and corpus.dimension is None:
         return []  # a custom index with no vectors yet (R-Q-9)
     k = plan.fetch
-    query_vector: Optional[list[float]] = None
-    if plan.needs_vector:
-        if plan.embedding is not None and plan.dimension is not None and plan.dimension == corpus.dimension:
-            raw = plan.embedding  # checked by plan_query against this very dimension (QRY-2)
-        else:
-            raw = check_query_vector(
-                plan.embedding if plan.embedding is not None else embed_query(plan.text), corpus.dimension
-            )
-        query_vector = unit_float32(raw)
-    if plan.alpha >= 1.0 or plan.blank:
-        assert query_vector is not None
-        hits = [Hit(i, s) for i, s in rank_vectors(corpus, query_vector, k, allowed)]
-    elif plan.alpha <= 0.0:
-        hits = [Hit(i, None) for i, _ in rank_keywords(corpus, plan.text, k, allowed)]
-    else:
-        assert query_vector is not None
-        order, similarity = _fuse(plan, corpus, query_vector, allowed, plan.depth)
+    if 0.0 < plan.alpha < 1.0 and not plan.blank:
+        query_vector, order, similarity = _fuse(plan, corpus, embed_query, allowed, plan.depth)
         if plan.min_score is None:
             del order[k:]  # only the hits returned need a similarity (their shown score)
         missing = [doc_id for doc_id in order if doc_id not in similarity]
         if missing:
             similarity.update(similarities32(corpus, query_vector, missing))
         hits = [Hit(doc_id, similarity[doc_id]) for doc_id in order]
+    elif plan.alpha <= 0.0 and not plan.blank:
+        hits = [Hit(i, None) for i, _ in rank_keywords(corpus, plan.text, k, allowed)]
+    else:
+        hits = [Hit(i, s) for i, s in rank_vectors(corpus, _query_vector(plan, corpus, embed_query), k, allowed)]
     if plan.min_score is not None:
         hits = [h for h in scored(corpus, hits) if h.score >= plan.min_score]
     return scored(corpus, hits[:k])
@@ -320,17 +316,41 @@ def fused_scores(
     return fused
 
 
+def _query_vector(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[float]]) -> list[float]:
+    """The unit float32 query vector of a plan that uses the vector signal (QRY-1, QRY-2)."""
+    if plan.embedding is not None and plan.dimension is not None and plan.dimension == corpus.dimension:
+        raw = plan.embedding  # checked by plan_query against this very dimension (QRY-2)
+    else:
+        raw = check_query_vector(
+            plan.embedding if plan.embedding is not None else embed_query(plan.text), corpus.dimension
+        )
+    return unit_float32(raw)
+
+
 def _fuse(
-    plan: QueryPlan, corpus: Corpus, query_vector: list[float], allowed: Optional[Set[str]], depth: int
-) -> tuple[list[str], dict[str, float]]:
+    plan: QueryPlan,
+    corpus: Corpus,
+    embed_query: Callable[[str], Sequence[float]],
+    allowed: Optional[Set[str]],
+    depth: int,
+) -> tuple[list[float], list[str], dict[str, float]]:
     """Weighted RRF of the two candidate lists (QRY-5); order (fused desc, position asc) (QRY-6).
 
-    Returns the fused order and the (float32) similarities of the vector list; the caller looks up
-    the similarities of the keyword-only hits it keeps (ranking needs only ranks).
+    Returns the query vector, the fused order and the (float32) similarities of the vector list;
+    the caller looks up the similarities of the keyword-only hits it keeps (ranking needs only
+    ranks). The keyword list may be ranked on a helper thread meanwhile (``_overlap``).
     """
-    vector_list = rank_vectors(corpus, query_vector, depth, allowed)
-    keyword_list = rank_keywords(corpus, plan.text, depth, allowed)
+
+    def vectors() -> tuple[list[float], list[tuple[str, float]]]:
+        query_vector = _query_vector(plan, corpus, embed_query)
+        return query_vector, rank_vectors(corpus, query_vector, depth, allowed)
+
+    (query_vector, vector_list), keyword_list = both(
+        vectors,
+        lambda: rank_keywords(corpus, plan.text, depth, allowed),
+        overlap=wanted(len(corpus), corpus.dimension or 0, corpus.vectors, corpus.keywords),
+    )
     fused = fused_scores(plan.alpha, vector_list, keyword_list)
     position = corpus.position
     order = sorted(fused, key=lambda doc_id: (-fused[doc_id], position[doc_id]))
-    return order, dict(vector_list)
+    return query_vector, order, dict(vector_list)

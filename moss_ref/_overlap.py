@@ -1,0 +1,146 @@
+"""A hybrid query's keyword ranking on a helper thread, beside its vector ranking (QRY-5).
+
+A hybrid query needs a vector list and a keyword list, and neither reads what the other
+computes. The numpy vector backend's scan is one long call outside the GIL (bound by memory
+bandwidth), so the keyword ranking can run meanwhile on another core, and the query costs about
+its vector side alone. The keyword ranking is handed over as soon as the plan is made, before
+the query vector is normalised, so the helper is awake and waiting for the GIL by the time the
+scan lets go of it.
+
+Only backends that say so take part: ``parallel_rank = True`` on both classes (the numpy ones
+set it; their ranking spends its time in numpy). A pure-Python backend holds the GIL
+throughout, so the two rankings would only take turns: they run one after the other, as they do
+when ``enabled`` is False, below ``MIN_VALUES`` stored vector components, on a single CPU, or
+when another session's query holds the helper (a query never queues behind another).
+
+Measured with ``bench/vs_moss_ab.py --switch rank_overlap`` (the real SDK's query before each of
+ours, 60 rounds, p50 of the common-word hybrid query, helper on vs off, 384-d): 10,000 documents
+1.53 vs 1.72 ms; 5,000: 1.18 vs 1.20 ms; 2,000: 1.31 vs 1.26 ms, where the hand-off costs more
+than the scan hides; 100,000: 7.79 vs 7.78 ms (the scan is threaded there and both cores are
+busy already). Hence ``MIN_VALUES``, about 5,000 documents of 384 components.
+
+What a caller sees is what the sequential order (vectors, then keywords) gives: the same lists
+and the same exception, the vector side's when it raises, else the keyword side's. The helper's
+work is always waited for before returning or raising, so nothing reads the index once the
+query is over (the session holds its lock throughout the query, so nothing writes it
+meanwhile), and each backend still sees one call at a time. The helper is one daemon thread,
+made on first use, and made again in a forked child (which has no copy of it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Optional, TypeVar
+
+__all__ = ["MIN_VALUES", "both", "wanted"]
+
+MIN_VALUES = 2_000_000  # stored vector components (5,200 documents at 384-d): below, in turn
+enabled = True  # bench/vs_moss_ab.py --switch rank_overlap turns it off to measure it
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+def wanted(documents: int, dimension: int, *backends: object) -> bool:
+    """Whether a hybrid query over ``documents`` vectors of ``dimension`` should rank its keywords
+    on the helper."""
+    return (
+        enabled
+        and documents * dimension >= MIN_VALUES
+        and _cpus() > 1
+        and all(getattr(type(b), "parallel_rank", False) is True for b in backends)
+    )
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+class _Helper:
+    """One thread that runs one task at a time; ``start`` hands it over, ``finish`` waits for it.
+
+    Two locks do the hand-off (a lock's ``acquire`` waits outside the GIL): ``_go`` is released
+    to start a task, ``_done`` by the thread once the task has ended and been dropped.
+    """
+
+    def __init__(self) -> None:
+        self._go = threading.Lock()
+        self._go.acquire()
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._task: Optional[Callable[[], object]] = None
+        self._result: object = None
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._loop, name="moss_ref-rank", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._go.acquire()
+            task, self._task = self._task, None
+            try:
+                assert task is not None
+                self._result = task()
+            except BaseException as exc:  # handed to the caller, which raises it
+                self._error = exc
+            task = None  # before saying done: the thread no longer holds what the task held
+            self._done.release()
+
+    def start(self, task: Callable[[], object]) -> None:
+        self._task = task
+        self._result = self._error = None
+        self._go.release()
+
+    def finish(self) -> tuple[object, Optional[BaseException]]:
+        self._done.acquire()
+        out = self._result, self._error
+        self._result = self._error = None
+        return out
+
+
+_helper: Optional[_Helper] = None
+_busy = threading.Lock()  # held by the query whose keyword ranking the helper runs
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no helper thread, and a lock held in the parent stays held in the child."""
+    global _helper, _busy
+    _helper, _busy = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def both(here: Callable[[], A], there: Callable[[], B], *, overlap: bool) -> tuple[A, B]:
+    """``(here(), there())``, with ``there`` on the helper thread when ``overlap`` and it is free.
+
+    Raises what ``here()`` then ``there()`` would: ``here``'s exception first.
+    """
+    global _helper
+    if not overlap or not _busy.acquire(blocking=False):
+        first = here()
+        return first, there()
+    try:
+        try:
+            if _helper is None:
+                _helper = _Helper()
+            helper = _helper
+        except RuntimeError:  # no new thread (the interpreter is shutting down): in turn
+            first = here()
+            return first, there()
+        helper.start(there)
+        try:
+            first = here()
+        finally:
+            second, error = helper.finish()  # whatever ``here`` did, the helper is done before we go on
+        if error is not None:
+            raise error
+        return first, second  # type: ignore[return-value]  # what ``there`` returned
+    finally:
+        _busy.release()

@@ -1,0 +1,196 @@
+"""``moss_ref._overlap``: a hybrid query's keyword ranking on a helper thread (QRY-5 unchanged).
+
+What a caller sees must be what the two rankings in turn give: the same lists, the same
+exception (the vector side's first), the helper always done before the call returns, and no
+helper used when the backends do not allow it or another query holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from moss_ref import _overlap
+
+np = pytest.importorskip("numpy")
+
+from moss_ref_backends.numpy_keywords import NumpyKeywords  # noqa: E402
+from moss_ref_backends.numpy_vectors import NumpyVectors  # noqa: E402
+
+
+@contextmanager
+def forced() -> Iterator[None]:
+    """The helper used at any size, whatever the CPUs."""
+    with mock.patch.object(_overlap, "MIN_VALUES", 0), mock.patch.object(_overlap, "_cpus", lambda: 2):
+        with mock.patch.object(_overlap, "enabled", True):
+            yield
+
+
+def test_both_runs_the_second_on_the_helper_and_returns_both_results() -> None:
+    here_thread: list[int] = []
+    there_thread: list[int] = []
+
+    def here() -> str:
+        here_thread.append(threading.get_ident())
+        return "vectors"
+
+    def there() -> str:
+        there_thread.append(threading.get_ident())
+        return "keywords"
+
+    assert _overlap.both(here, there, overlap=True) == ("vectors", "keywords")
+    assert here_thread == [threading.get_ident()]
+    assert there_thread and there_thread[0] != threading.get_ident()
+    assert _overlap.both(here, there, overlap=False) == ("vectors", "keywords")
+    assert there_thread[1] == threading.get_ident()  # no overlap: in turn, on the caller's thread
+
+
+def test_the_first_sides_error_wins_and_the_helper_is_always_done_first() -> None:
+    finished: list[str] = []
+    gate = threading.Event()
+
+    def slow_keywords() -> str:
+        gate.wait(5)
+        finished.append("keywords")
+        return "keywords"
+
+    def failing_vectors() -> str:
+        gate.set()
+        raise ValueError("vector side")
+
+    with pytest.raises(ValueError, match="vector side"):
+        _overlap.both(failing_vectors, slow_keywords, overlap=True)
+    assert finished == ["keywords"]  # waited for before the error came out
+
+    def failing_keywords() -> str:
+        raise KeyError("keyword side")
+
+    with pytest.raises(KeyError, match="keyword side"):
+        _overlap.both(lambda: "vectors", failing_keywords, overlap=True)
+    with pytest.raises(ValueError, match="vector side"):  # both fail: the vector side's, as in turn
+        _overlap.both(failing_vectors, failing_keywords, overlap=True)
+    assert _overlap.both(lambda: 1, lambda: 2, overlap=True) == (1, 2)  # the helper still works
+
+
+def test_a_busy_helper_makes_the_query_rank_in_turn_rather_than_wait() -> None:
+    assert _overlap._busy.acquire(blocking=False)
+    try:
+        seen: list[int] = []
+        out = _overlap.both(lambda: "v", lambda: seen.append(threading.get_ident()) or "k", overlap=True)
+    finally:
+        _overlap._busy.release()
+    assert out == ("v", "k") and seen == [threading.get_ident()]
+
+
+def test_no_thread_to_be_had_means_in_turn() -> None:
+    with (
+        mock.patch.object(_overlap, "_helper", None),
+        mock.patch.object(_overlap, "_Helper", side_effect=RuntimeError("can't start new thread")),
+    ):
+        assert _overlap.both(lambda: "v", lambda: threading.get_ident(), overlap=True) == ("v", threading.get_ident())
+
+
+def test_only_backends_that_allow_it_at_a_size_that_pays_and_with_a_second_cpu() -> None:
+    numpy_pair = (NumpyVectors(), NumpyKeywords())
+    at_least = _overlap.MIN_VALUES // 384 + 1
+    with mock.patch.object(_overlap, "_cpus", lambda: 2):
+        assert _overlap.wanted(at_least, 384, *numpy_pair)
+        assert not _overlap.wanted(at_least - 2, 384, *numpy_pair)
+        from moss_ref._keywords import PythonKeywords
+        from moss_ref._vectors import PythonVectors
+
+        assert not _overlap.wanted(10**6, 384, NumpyVectors(), PythonKeywords())  # pure Python holds the GIL
+        assert not _overlap.wanted(10**6, 384, PythonVectors(), NumpyKeywords())
+        with mock.patch.object(_overlap, "enabled", False):
+            assert not _overlap.wanted(10**6, 384, *numpy_pair)
+    with mock.patch.object(_overlap, "_cpus", lambda: 1):
+        assert not _overlap.wanted(10**6, 384, *numpy_pair)
+
+
+def _session_results(overlap: bool, queries: list[tuple[str, Any]]) -> list[list[tuple[str, float]]]:
+    import moss_ref
+    from moss_ref import DocumentInfo
+
+    rng = np.random.default_rng(3)
+    words = ["alpha", "beta", "gamma", "delta", "stone", "river", "cloud", "ember", "lumen", "quartz"]
+    docs = []
+    for i in range(600):
+        text = " ".join(words[j] for j in rng.integers(0, len(words), 6))
+        docs.append(DocumentInfo(f"d{i}", text, {"bucket": f"b{i % 3}"}, rng.standard_normal(8).tolist()))
+
+    async def go() -> list[list[tuple[str, float]]]:
+        client = moss_ref.MossClient("p", "k", vector_backend="numpy", keyword_backend="numpy")
+        session = await client.session("overlap", model_id="custom")
+        await session.add_docs(docs)
+        out = []
+        with mock.patch.object(_overlap, "enabled", overlap):
+            for text, options in queries:
+                found = await session.query(text, options)
+                out.append([(d.id, d.score) for d in found.docs])
+        await session.close()
+        return out
+
+    return asyncio.run(go())
+
+
+def test_hybrid_queries_give_the_same_results_with_and_without_the_helper() -> None:
+    from moss_ref import QueryOptions
+
+    rng = np.random.default_rng(5)
+    queries = []
+    for i in range(40):
+        text = ["stone river", "alpha beta gamma", "quartz", "ember ember lumen", "nothing here"][i % 5]
+        flt = {"field": "bucket", "condition": {"$eq": "b1"}} if i % 4 == 0 else None
+        queries.append((text, QueryOptions(embedding=rng.standard_normal(8).tolist(), top_k=7, alpha=0.6, filter=flt)))
+    ran: list[int] = []
+    real_start = _overlap._Helper.start
+
+    def spy(self: Any, task: Any) -> None:
+        ran.append(1)
+        real_start(self, task)
+
+    with forced(), mock.patch.object(_overlap._Helper, "start", spy):
+        on = _session_results(True, queries)
+    assert len(ran) == len(queries)  # every hybrid query used the helper
+    with forced():
+        off = _session_results(False, queries)
+    assert on == off and any(on)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_forked_child_makes_its_own_helper() -> None:
+    with forced():
+        assert _overlap.both(lambda: 1, lambda: 2, overlap=True) == (1, 2)  # the parent's helper exists
+        _overlap._busy.acquire()  # as if a query held it at the fork
+        read, write = os.pipe()
+        with warnings.catch_warnings():  # Python 3.12+ warns of fork() in a process with threads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid != 0:
+            _overlap._busy.release()
+        if pid == 0:  # the child: no helper thread, a fresh lock
+            try:
+                ident: list[int] = []
+                ok = _overlap.both(lambda: 1, lambda: ident.append(threading.get_ident()) or 2, overlap=True) == (1, 2)
+                os.write(write, b"1" if ok and ident[0] != threading.get_ident() else b"0")
+            finally:
+                os._exit(0)
+        os.close(write)
+        try:
+            ready, _, _ = select.select([read], [], [], 30)  # a child that hangs fails the test
+            answer = os.read(read, 1) if ready else b"hung"
+        finally:
+            os.close(read)
+            if answer == b"hung":
+                os.kill(pid, 9)
+            os.waitpid(pid, 0)
+    assert answer == b"1"
