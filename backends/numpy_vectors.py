@@ -1,9 +1,9 @@
 """The numpy vector backend ``numpy``: a float32 matrix, same results as ``python`` bit for bit.
 
-Storage: one float32 matrix, float64 row norms, an id -> row dict and a row -> id list; deleting
-swaps the last row into the hole (VEC-2). The matrix is grown in place when it can be, without a
-copy, so a bulk load does not hold two copies at once; when some other view of the matrix exists,
-growth falls back to allocate-and-copy.
+Storage: one float32 matrix, float64 bounds of the row norms (``_norms_above``), an id -> row
+dict and a row -> id list; deleting swaps the last row into the hole (VEC-2). The matrix is
+grown in place when it can be, without a copy, so a bulk load does not hold two copies at once;
+when some other view of the matrix exists, growth falls back to allocate-and-copy.
 
 Where the matrix lives: under 4 MiB, a numpy array, whose capacity doubles from 16 rows (grown by
 ``ndarray.resize``, a ``realloc``). From 4 MiB on, on Linux, an anonymous private mapping of its
@@ -196,7 +196,7 @@ class NumpyVectors:
         if not ids:
             return
         block = self._as_block(vectors, self.dimension)
-        norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))  # buffered: no float64 copy
+        norms = _norms_above(block)
         row_of, order = self._rows, self._ids
         self._row_cache.clear()
         self._own()
@@ -257,7 +257,7 @@ class NumpyVectors:
         matrix = np.frombuffer(memoryview(rows), dtype=np.float32, count=n * dimension).reshape(n, dimension)
         matrix.flags.writeable = False
         self._matrix, self._map = matrix, None
-        self._norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+        self._norms = _norms_above(matrix)
         self._ids = list(ids)
         self._rows = dict(zip(self._ids, range(n)))
         self._row_cache.clear()
@@ -551,6 +551,39 @@ def _norm_above(q: npt.NDArray[np.float32]) -> float:
     """
     q64 = q.astype(np.float64)
     return math.sqrt(float(np.dot(q64, q64))) * (1.0 + (q.size + 2) * _U64)
+
+
+def _norms_above(block: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """Each row's norm ``|d|`` or a little more (relative ``(n + 3) 2**-23`` at most): the norms
+    serve only as bounds (``_shortlist``, ``_narrow``, ``_max_norm``).
+
+    The float32 sum of the squares (``vecdot``, any order, FMA or not) errs by at most
+    ``gamma(n)`` of the exact sum, plus what underflow loses, less than ``2**-126`` a square
+    even with flush-to-zero: ``n 2**-126`` is added. The square root and the casts add an ulp or
+    two; the factor ``1 + (n + 3) 2**-23`` covers all of it. At a quarter of the cost of the
+    float64 ``einsum`` (which reads the rows through a float64 buffer); a row whose float32
+    squares overflow is measured in float64 instead (``_norms_above64``).
+    """
+    n = block.shape[1]
+    if _VECDOT is None or n >= 1 << 20:
+        return _norms_above64(block)
+    with np.errstate(over="ignore"):
+        squares = _VECDOT(block, block).astype(np.float64)
+    squares += n * 2.0**-126
+    norms: npt.NDArray[np.float64] = np.sqrt(squares)
+    norms *= 1.0 + (n + 3) * 2.0**-23
+    wide = ~np.isfinite(norms)
+    if wide.any():
+        norms[wide] = _norms_above64(block[wide])
+    return norms
+
+
+def _norms_above64(block: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """:func:`_norms_above` in float64 (squares of float32 values exact; the sum within
+    ``gamma(n)``, the root and the product an ulp each): for float32 overflow or numpy 1.x."""
+    norms: npt.NDArray[np.float64] = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+    norms *= 1.0 + (block.shape[1] + 3) * 2.0**-52
+    return norms
 
 
 def _mapping_size(capacity: int, dim: int) -> int:

@@ -543,3 +543,22 @@ def test_numpy_backend_moves_a_large_matrix_into_a_mapping_and_grows_it_there() 
     loaded.put(["new"], [vectors[0].tolist()])
     assert loaded.export_rows(kept) == mine.export_rows(kept) and loaded.get("new") == reference.get(ids[1])
     assert (loaded._map is not None) == numpy_vectors._MAPPED
+
+
+def test_stored_norms_are_tight_upper_bounds_at_every_scale() -> None:
+    """The numpy backend keeps bounds of the row norms, not the norms (its shortlist bounds use
+    nothing else): each at least ``sqrt(fsum(d_i^2))``, within a relative ``(n + 4) 2**-23`` of it
+    (or an absolute 1e-17 for rows whose float32 squares underflow), and rows whose float32
+    squares overflow measured in float64."""
+    np = pytest.importorskip("numpy")
+    from moss_ref_backends.numpy_vectors import _norms_above
+
+    rng = np.random.default_rng(11)
+    for width in (1, 7, 384, 1000):
+        block = rng.standard_normal((60, width)).astype(np.float32)
+        block *= (np.float32(2.0) ** rng.integers(-140, 66, (60, 1))).astype(np.float32)  # underflow .. overflow
+        block[0] = 0.0
+        exact = np.array([math.sqrt(math.fsum(x * x for x in row)) for row in block.astype(np.float64).tolist()])
+        bounds = _norms_above(block)
+        assert (bounds >= exact).all()
+        assert (bounds <= exact * (1 + (width + 4) * 2.0**-23) + 1e-17).all()
