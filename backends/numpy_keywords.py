@@ -53,7 +53,7 @@ __all__ = ["NumpyKeywords", "create"]
 _COMPACT_MIN = 1024
 
 _MASK_CACHE_SIZE = 8
-_FEW_POSTINGS = 256  # at most this many postings in all: scored exactly in Python, no array work
+_FEW_POSTINGS = 64  # at most this many postings in all: scored exactly in Python, no array work
 _LEAST = 5e-324  # the least positive float: ">= _LEAST" is "> 0"
 _WEIGHTS_CACHE_SIZE = 256  # tokens whose weights are kept between changes (see _term_weights)
 

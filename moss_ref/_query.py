@@ -40,7 +40,6 @@ DEFAULT_ALPHA = 0.8
 GROUP_FETCH = 10  # a grouped query ranks top_k * 10 hits, then collapses siblings
 CUSTOM_NEEDS_EMBEDDING = "This session uses custom embeddings. Provide a query embedding via QueryOptions.embedding."
 _FLOAT32_MAX: Final = 3.4028234663852886e38
-_SAFE_SQUARES: Final = (2.0**-140, 2.0**127)  # a rough sum of squares here rounds to a normal float32
 
 
 @dataclass(frozen=True)
@@ -119,11 +118,6 @@ def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, use
         raise query_invalid(f"Invalid query embedding length: expected {dimension} but received {len(values)}.")
     if used:
         as32 = array("f", values)
-        # The float64 sum of the (exact) squares is within 384u of the exact sum; well inside the
-        # float32 range it proves the rounded sum neither 0 nor infinite without math.fsum.
-        rough = sum(map(mul, as32, as32))
-        if _SAFE_SQUARES[0] < rough < _SAFE_SQUARES[1] and len(values) < 1 << 20:
-            return values
         square_sum = array("f", [math.fsum(map(mul, as32, as32))])[0]  # the cast gives inf past float32
         if square_sum == 0.0 or math.isinf(square_sum):
             raise query_invalid(

@@ -233,10 +233,13 @@ def test_numpy_term_weights_are_cached_between_changes_within_their_budget() -> 
     4 postings a row + 1,024 nor ``_WEIGHTS_CACHE_SIZE`` tokens."""
     rng = random.Random(5)
     backend = numpy_keywords.NumpyKeywords()
-    ids = [f"d{i}" for i in range(400)]
+    ids = [f"d{i}" for i in range(1000)]
     backend.put(ids, [[rng.randrange(60) for _ in range(12)] for _ in ids])
     position = {i: n for n, i in enumerate(ids)}
-    assert len(backend._postings[0][0]) > numpy_keywords._FEW_POSTINGS  # the array path, which caches
+    few = numpy_keywords.NumpyKeywords()  # the few-postings path weighs through the same cache
+    few.put(ids[:5], [[7, 8], [7], [8, 9], [9], [7]])
+    assert few.rank([7, 9], 2, position, None) and set(few._weights) == {7, 9}
+    assert sum(len(backend._postings[t][0]) for t in (0, 1, 2)) > numpy_keywords._FEW_POSTINGS  # the array path
     first = backend.rank([0, 1, 2], 10, position, None)
     cached = backend._weights[0]
     assert backend.rank([0, 1, 2], 10, position, None) == first
