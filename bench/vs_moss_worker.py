@@ -94,12 +94,15 @@ class Worker:
         """Turn one of moss_ref's internal speed-ups on or off (``bench/vs_moss_ab.py``).
 
         ``scan_helper``: the numpy vector backend's helper thread (``_parallel``), on for any
-        matrix size when on, never when off.
+        matrix size when on, never when off. ``rank_overlap``: a hybrid query's keyword ranking
+        on a helper thread (``moss_ref._overlap``), likewise.
         """
-        if name == "rank_overlap":
+        if name == "rank_overlap":  # keywords beside the scan (moss_ref._overlap), at any size when on
             from moss_ref import _overlap
 
+            low, high = self.__dict__.setdefault("_overlap_bounds", (_overlap.MIN_VALUES, _overlap.MAX_VALUES))
             _overlap.enabled = on
+            _overlap.MIN_VALUES, _overlap.MAX_VALUES = (0, 1 << 62) if on else (low, high)
             return {"name": name, "on": on}
 
         if name != "scan_helper":

@@ -10,14 +10,17 @@ scan lets go of it.
 Only backends that say so take part: ``parallel_rank = True`` on both classes (the numpy ones
 set it; their ranking spends its time in numpy). A pure-Python backend holds the GIL
 throughout, so the two rankings would only take turns: they run one after the other, as they do
-when ``enabled`` is False, below ``MIN_VALUES`` stored vector components, on a single CPU, or
-when another session's query holds the helper (a query never queues behind another).
+when ``enabled`` is False, below ``MIN_VALUES`` or above ``MAX_VALUES`` stored vector
+components, on a single CPU, or when another session's query holds the helper (a query never
+queues behind another).
 
 Measured with ``bench/vs_moss_ab.py --switch rank_overlap`` (the real SDK's query before each of
 ours, 60 rounds, p50 of the common-word hybrid query, helper on vs off, 384-d): 10,000 documents
-1.53 vs 1.72 ms; 5,000: 1.18 vs 1.20 ms; 2,000: 1.31 vs 1.26 ms, where the hand-off costs more
-than the scan hides; 100,000: 7.79 vs 7.78 ms (the scan is threaded there and both cores are
-busy already). Hence ``MIN_VALUES``, about 5,000 documents of 384 components.
+1.39 vs 1.65 ms; 5,000: 1.21 vs 1.30 ms; 2,000: 1.20 vs 1.07 ms, where the hand-off costs more
+than the scan hides; 100,000: 8.50 vs 8.33 ms, and 7.79 vs 7.78 ms in an earlier run (the numpy
+scan has its own helper threads from 48 MiB on, so both cores are busy already). Hence
+``MIN_VALUES``, about 5,000 documents of 384 components, and ``MAX_VALUES``, the numpy scan's
+threshold.
 
 What a caller sees is what the sequential order (vectors, then keywords) gives: the same lists
 and the same exception, the vector side's when it raises, else the keyword side's. The helper's
@@ -34,9 +37,10 @@ import threading
 from collections.abc import Callable
 from typing import Optional, TypeVar
 
-__all__ = ["MIN_VALUES", "both", "wanted"]
+__all__ = ["MAX_VALUES", "MIN_VALUES", "both", "wanted"]
 
 MIN_VALUES = 2_000_000  # stored vector components (5,200 documents at 384-d): below, in turn
+MAX_VALUES = 12_582_912  # 48 MiB of float32 (32,768 documents at 384-d): above, the scan has helpers
 enabled = True  # bench/vs_moss_ab.py --switch rank_overlap turns it off to measure it
 
 A = TypeVar("A")
@@ -48,7 +52,7 @@ def wanted(documents: int, dimension: int, *backends: object) -> bool:
     on the helper."""
     return (
         enabled
-        and documents * dimension >= MIN_VALUES
+        and MIN_VALUES <= documents * dimension <= MAX_VALUES
         and _cpus() > 1
         and all(getattr(type(b), "parallel_rank", False) is True for b in backends)
     )

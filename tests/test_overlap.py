@@ -105,15 +105,18 @@ def test_only_backends_that_allow_it_at_a_size_that_pays_and_with_a_second_cpu()
     with mock.patch.object(_overlap, "_cpus", lambda: 2):
         assert _overlap.wanted(at_least, 384, *numpy_pair)
         assert not _overlap.wanted(at_least - 2, 384, *numpy_pair)
+        at_most = _overlap.MAX_VALUES // 384
+        assert _overlap.wanted(at_most, 384, *numpy_pair)
+        assert not _overlap.wanted(at_most + 1, 384, *numpy_pair)  # the scan has helpers of its own there
         from moss_ref._keywords import PythonKeywords
         from moss_ref._vectors import PythonVectors
 
-        assert not _overlap.wanted(10**6, 384, NumpyVectors(), PythonKeywords())  # pure Python holds the GIL
-        assert not _overlap.wanted(10**6, 384, PythonVectors(), NumpyKeywords())
+        assert not _overlap.wanted(20_000, 384, NumpyVectors(), PythonKeywords())  # pure Python holds the GIL
+        assert not _overlap.wanted(20_000, 384, PythonVectors(), NumpyKeywords())
         with mock.patch.object(_overlap, "enabled", False):
-            assert not _overlap.wanted(10**6, 384, *numpy_pair)
+            assert not _overlap.wanted(20_000, 384, *numpy_pair)
     with mock.patch.object(_overlap, "_cpus", lambda: 1):
-        assert not _overlap.wanted(10**6, 384, *numpy_pair)
+        assert not _overlap.wanted(20_000, 384, *numpy_pair)
 
 
 def _session_results(overlap: bool, queries: list[tuple[str, Any]]) -> list[list[tuple[str, float]]]:
