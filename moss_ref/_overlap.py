@@ -3,9 +3,9 @@
 A hybrid query needs a vector list and a keyword list, and neither reads what the other
 computes. The numpy vector backend's scan is one long call outside the GIL (bound by memory
 bandwidth), so the keyword ranking can run meanwhile on another core, and the query costs about
-its vector side alone. The keyword ranking is handed over as soon as the plan is made, before
-the query vector is normalised, so the helper is awake and waiting for the GIL by the time the
-scan lets go of it.
+its vector side alone. The keyword ranking is handed over before the query vector is
+normalised, so the helper is awake and waiting for the GIL by the time the scan lets go of it;
+an embedder (user code) has run by then, so nothing of the caller's runs beside the helper.
 
 Only backends that say so take part: ``parallel_rank = True`` on both classes (the numpy ones
 set it; their ranking spends its time in numpy). A pure-Python backend holds the GIL
@@ -101,9 +101,20 @@ class _Helper:
         self._go.release()
 
     def finish(self) -> tuple[object, Optional[BaseException]]:
-        self._done.acquire()
+        """Wait for the task, and keep waiting through an interrupt (Ctrl-C), which is raised
+        once the task is over: a hand-off never outlives its query, and the next query's
+        ``finish`` never takes this one's result."""
+        interrupted: Optional[BaseException] = None
+        while True:
+            try:
+                self._done.acquire()
+                break
+            except BaseException as exc:  # KeyboardInterrupt from a signal handler, say
+                interrupted = interrupted or exc
         out = self._result, self._error
         self._result = self._error = None
+        if interrupted is not None:
+            raise interrupted
         return out
 
 

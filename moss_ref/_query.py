@@ -335,8 +335,12 @@ def _fuse(
     ranks). The keyword list may be ranked on a helper thread meanwhile (``_overlap``).
     """
 
+    ready: Optional[list[float]] = None
+    if not (plan.embedding is not None and plan.dimension is not None and plan.dimension == corpus.dimension):
+        ready = _query_vector(plan, corpus, embed_query)  # an embedder is user code: it runs before any ranking
+
     def vectors() -> tuple[list[float], list[tuple[str, float]]]:
-        query_vector = _query_vector(plan, corpus, embed_query)
+        query_vector = ready if ready is not None else _query_vector(plan, corpus, embed_query)
         return query_vector, rank_vectors(corpus, query_vector, depth, allowed)
 
     (query_vector, vector_list), keyword_list = both(

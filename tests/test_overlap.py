@@ -197,3 +197,81 @@ def test_a_forked_child_makes_its_own_helper() -> None:
                 os.kill(pid, 9)
             os.waitpid(pid, 0)
     assert answer == b"1"
+
+
+def test_an_interrupt_while_waiting_for_the_helper_waits_it_out_then_raises() -> None:
+    """Ctrl-C in the caller's wait: the helper's task still ends before the interrupt comes out,
+    and the next query gets its own keyword list, not this one's."""
+    with forced():
+        assert _overlap.both(lambda: 0, lambda: 0, overlap=True) == (0, 0)  # the helper exists
+        helper = _overlap._helper
+        assert helper is not None
+        real_done = helper._done
+        gate = threading.Event()
+        ended: list[str] = []
+
+        class Interrupted:
+            """The first wait is interrupted (as a signal handler raising would), later ones are not."""
+
+            calls = 0
+
+            def acquire(self) -> bool:
+                Interrupted.calls += 1
+                if Interrupted.calls == 1:
+                    gate.set()
+                    raise KeyboardInterrupt
+                return real_done.acquire()
+
+            def release(self) -> None:
+                real_done.release()
+
+        def slow_keywords() -> str:
+            gate.wait(5)
+            ended.append("first")
+            return "first keywords"
+
+        helper._done = Interrupted()  # type: ignore[assignment]
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                _overlap.both(lambda: "vectors", slow_keywords, overlap=True)
+            assert ended == ["first"]  # done before the interrupt came out
+            assert _overlap.both(lambda: "v2", lambda: "second keywords", overlap=True) == ("v2", "second keywords")
+        finally:
+            helper._done = real_done
+
+
+def test_the_query_embedder_runs_before_the_keyword_ranking_is_handed_over() -> None:
+    """An embedder is user code: it may use the session. It runs before the helper gets a task."""
+    from moss_ref import _query
+
+    order: list[str] = []
+    real_both = _overlap.both
+
+    def spy_both(here: Any, there: Any, *, overlap: bool) -> Any:
+        order.append("hand-over")
+        return real_both(here, there, overlap=overlap)
+
+    class Plan:
+        text = "stone river"
+        embedding = None
+        dimension = None
+        alpha = 0.5
+
+    class Corpus:
+        dimension = 3
+        vectors = keywords = None
+
+        def __init__(self) -> None:
+            self.position: dict[str, int] = {}
+
+        def __len__(self) -> int:
+            return 0
+
+    def embed(text: str) -> list[float]:
+        order.append("embed")
+        return [1.0, 0.0, 0.0]
+
+    with mock.patch.object(_query, "both", spy_both), mock.patch.object(_query, "rank_vectors", lambda *a: []):
+        with mock.patch.object(_query, "rank_keywords", lambda *a: []):
+            _query._fuse(Plan(), Corpus(), embed, None, 4)  # type: ignore[arg-type]
+    assert order == ["embed", "hand-over"]
