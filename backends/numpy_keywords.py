@@ -28,6 +28,7 @@ pure-Python index; between changes, the weights of the tokens queried lately (``
 from __future__ import annotations
 
 import math
+import threading
 from array import array
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -78,9 +79,11 @@ class NumpyKeywords:
         "_total_length",
         "_weights",
         "_weights_held",
+        "_weights_lock",
     )
 
     def __init__(self) -> None:
+        self._weights_lock = threading.Lock()  # loaded indexes are ranked without a session lock
         self._reset()
 
     def _reset(self) -> None:
@@ -419,10 +422,11 @@ class NumpyKeywords:
         postings is live is not kept.
         """
         cache = self._weights
-        hit = cache.pop(token, None)
-        if hit is not None:
-            cache[token] = hit  # most recently used last
-            return hit
+        with self._weights_lock:
+            hit = cache.pop(token, None)
+            if hit is not None:
+                cache[token] = hit  # most recently used last
+                return hit
         rows_arr, tfs_arr = self._postings[token]
         rows = np.frombuffer(rows_arr, dtype=np.int32).copy()  # a copy: an exported array('i') cannot grow
         tf = np.frombuffer(tfs_arr, dtype=np.int32).astype(np.float64)
@@ -439,12 +443,16 @@ class NumpyKeywords:
         if rows.size == 0:
             return rows, w
         budget = 4 * len(self._ids) + 1024 - rows.size  # >= 1024: rows.size <= len(self._ids)
-        while cache and (self._weights_held > budget or len(cache) >= _WEIGHTS_CACHE_SIZE):
-            oldest = next(iter(cache))
-            self._weights_held -= cache.pop(oldest)[0].size
         rows.flags.writeable = w.flags.writeable = False  # shared by later queries
-        cache[token] = (rows, w)
-        self._weights_held += rows.size
+        with self._weights_lock:  # two readers of a loaded index may weigh at once
+            old = cache.pop(token, None)
+            if old is not None:
+                self._weights_held -= old[0].size
+            while cache and (self._weights_held > budget or len(cache) >= _WEIGHTS_CACHE_SIZE):
+                oldest = next(iter(cache))
+                self._weights_held -= cache.pop(oldest)[0].size
+            cache[token] = (rows, w)
+            self._weights_held += rows.size
         return rows, w
 
     def _few(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Callable
@@ -258,3 +259,44 @@ def test_numpy_term_weights_are_cached_between_changes_within_their_budget() -> 
     assert backend._weights == {} and backend._weights_held == 0
     backend.rank([0], 5, position, None)
     assert 0 in backend._weights and backend._weights[0] is not cached
+
+
+def test_numpy_weight_cache_survives_concurrent_readers() -> None:
+    """A loaded index is ranked without a session lock (``_loaded``), so two threads may weigh
+    tokens at once: the cache stays within its budget, its count stays true, and every ranking
+    equals the one made alone."""
+    import threading
+
+    rng = random.Random(9)
+    backend = numpy_keywords.NumpyKeywords()
+    ids = [f"d{i}" for i in range(600)]
+    backend.put(ids, [[rng.randrange(40) for _ in range(10)] for _ in ids])
+    position = {i: n for n, i in enumerate(ids)}
+    queries = [[rng.randrange(40) for _ in range(3)] for _ in range(60)]
+    alone = [backend.rank(q, 7, position, None) for q in queries]
+    errors: list[BaseException] = []
+    seen: list[list[list[tuple[str, float]]]] = [[], [], []]
+
+    def reader(n: int) -> None:
+        try:
+            for _ in range(10):
+                seen[n].extend(backend.rank(q, 7, position, None) for q in queries)
+        except BaseException as exc:
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch every few bytecodes: races show up
+    try:
+        with mock.patch.object(numpy_keywords, "_WEIGHTS_CACHE_SIZE", 4):  # constant eviction
+            backend._changed()
+            threads = [threading.Thread(target=reader, args=(n,)) for n in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors
+    assert all(s == alone * 10 for s in seen)
+    assert backend._weights_held == sum(rows.size for rows, _ in backend._weights.values())
+    assert len(backend._weights) <= 4
