@@ -310,10 +310,16 @@ def fused_scores(
     return fused
 
 
+def _checked_embedding(plan: QueryPlan, corpus: Corpus) -> bool:
+    """Whether the plan's embedding was checked by plan_query against this very dimension (QRY-2)."""
+    return plan.embedding is not None and plan.dimension is not None and plan.dimension == corpus.dimension
+
+
 def _query_vector(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[float]]) -> list[float]:
     """The unit float32 query vector of a plan that uses the vector signal (QRY-1, QRY-2)."""
-    if plan.embedding is not None and plan.dimension is not None and plan.dimension == corpus.dimension:
-        raw = plan.embedding  # checked by plan_query against this very dimension (QRY-2)
+    if _checked_embedding(plan, corpus):
+        assert plan.embedding is not None
+        raw: Sequence[float] = plan.embedding
     else:
         raw = check_query_vector(
             plan.embedding if plan.embedding is not None else embed_query(plan.text), corpus.dimension
@@ -336,7 +342,7 @@ def _fuse(
     """
 
     ready: Optional[list[float]] = None
-    if not (plan.embedding is not None and plan.dimension is not None and plan.dimension == corpus.dimension):
+    if not _checked_embedding(plan, corpus):
         ready = _query_vector(plan, corpus, embed_query)  # an embedder is user code: it runs before any ranking
 
     def vectors() -> tuple[list[float], list[tuple[str, float]]]:
