@@ -380,7 +380,7 @@ class NumpyVectors:
         a shortlist several times ``k``; exact rescoring costs ~10 us a row. Each float32 x float32
         product is exact in float64, so a float64 sum errs by at most ``gamma(n) sum|q_i d_i| <=
         gamma(n) |q| |d|``; the bound used, ``(2n + 8) 2**-53 |q| |d|`` per row (``|d|`` the stored
-        float64 norm), covers that and the roundings of the norms and of ``s -+ e``. A row of the
+        bound of the row's norm, ``_norms_above``), covers that and the roundings of ``s -+ e``. A row of the
         final top k (or tied with its k-th) has an upper bound at least the k-th largest lower
         bound, so keeping those rows loses none (VEC-5).
         """
