@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+import os
+import select
+import threading
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +115,30 @@ def contents(session: object) -> list[tuple[object, ...]]:
     core = getattr(session, "core", session)
     vectors = core.corpus.vectors  # type: ignore[attr-defined]
     return [(d.id, d.text, d.metadata, d.payload, vectors.get(d.id)) for d in core.get_docs()]  # type: ignore[attr-defined]
+
+
+def check_in_forked_child(check: Callable[[], bool], held: threading.Lock) -> bool:
+    """Fork while ``held`` is held (as if another thread held it at the fork), release it in the
+    parent, and run ``check`` in the child: True when it returned True there. A child that hangs
+    (say on the copied lock) is killed after 30 s and counts as False."""
+    held.acquire()
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns of fork() in a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: it has none of the parent's threads
+        try:
+            os.write(write, b"1" if check() else b"0")
+        finally:
+            os._exit(0)
+    held.release()
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 30)
+        answer = os.read(read, 1) if ready else b"hung"
+    finally:
+        os.close(read)
+        if answer == b"hung":
+            os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    return answer == b"1"

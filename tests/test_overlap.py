@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
 import pytest
+from helpers import check_in_forked_child
 
 from moss_ref import _overlap
 
@@ -173,30 +172,14 @@ def test_hybrid_queries_give_the_same_results_with_and_without_the_helper() -> N
 def test_a_forked_child_makes_its_own_helper() -> None:
     with forced():
         assert _overlap.both(lambda: 1, lambda: 2, overlap=True) == (1, 2)  # the parent's helper exists
-        _overlap._busy.acquire()  # as if a query held it at the fork
-        read, write = os.pipe()
-        with warnings.catch_warnings():  # Python 3.12+ warns of fork() in a process with threads
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid != 0:
-            _overlap._busy.release()
-        if pid == 0:  # the child: no helper thread, a fresh lock
-            try:
-                ident: list[int] = []
-                ok = _overlap.both(lambda: 1, lambda: ident.append(threading.get_ident()) or 2, overlap=True) == (1, 2)
-                os.write(write, b"1" if ok and ident[0] != threading.get_ident() else b"0")
-            finally:
-                os._exit(0)
-        os.close(write)
-        try:
-            ready, _, _ = select.select([read], [], [], 30)  # a child that hangs fails the test
-            answer = os.read(read, 1) if ready else b"hung"
-        finally:
-            os.close(read)
-            if answer == b"hung":
-                os.kill(pid, 9)
-            os.waitpid(pid, 0)
-    assert answer == b"1"
+
+        def in_child() -> bool:  # no helper thread, a fresh lock
+            ident: list[int] = []
+            out = _overlap.both(lambda: 1, lambda: ident.append(threading.get_ident()) or 2, overlap=True)
+            return out == (1, 2) and ident[0] != threading.get_ident()
+
+        ok = check_in_forked_child(in_child, _overlap._busy)  # as if a query held it at the fork
+    assert ok
 
 
 def test_an_interrupt_while_waiting_for_the_helper_waits_it_out_then_raises() -> None:

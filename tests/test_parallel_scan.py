@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +23,7 @@ from hypothesis import strategies as st
 
 np = pytest.importorskip("numpy")
 
+from helpers import check_in_forked_child  # noqa: E402
 from moss_ref_backends import _parallel  # noqa: E402
 from moss_ref_backends.numpy_vectors import NumpyVectors  # noqa: E402
 from test_vector_backends import apply, reference_rank, scenarios  # noqa: E402
@@ -225,26 +224,8 @@ def test_a_forked_child_makes_its_own_helper_pool() -> None:
     q = np.ones(4, dtype=np.float32)
     with threaded(4 * 4):
         _parallel.scan_rows(block, q, np.vecdot)  # the parent's pool exists now
-        _parallel._pool_lock.acquire()  # as if another thread held it at the fork
-        read, write = os.pipe()
-        with warnings.catch_warnings():  # Python 3.12+ warns of fork() in a process with threads
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid != 0:
-            _parallel._pool_lock.release()
-        if pid == 0:  # the child: its copy of the pool has no thread, and the lock is a fresh one
-            try:
-                ok = _parallel.scan_rows(block, q, np.vecdot)[0].tolist() == [4.0] * 300
-                os.write(write, b"1" if ok else b"0")
-            finally:
-                os._exit(0)
-        os.close(write)
-        try:
-            ready, _, _ = select.select([read], [], [], 30)  # a child that hangs fails the test
-            answer = os.read(read, 1) if ready else b"hung"
-        finally:
-            os.close(read)
-            if answer == b"hung":
-                os.kill(pid, 9)
-            os.waitpid(pid, 0)
-    assert answer == b"1"
+        # the child's copy of the pool has no thread, and its lock is a fresh one
+        ok = check_in_forked_child(
+            lambda: _parallel.scan_rows(block, q, np.vecdot)[0].tolist() == [4.0] * 300, _parallel._pool_lock
+        )
+    assert ok
