@@ -37,6 +37,20 @@ def test_projects_add_prints_a_generated_key_once_and_stores_only_its_hash(tmp_p
     assert key.encode() not in stored and b"pbkdf2-sha256$100000$" in stored
 
 
+def test_generated_keys_never_start_with_a_dash_so_key_options_parse() -> None:
+    """SRV-3: a key is typed as ``--key KEY``, which argparse refuses when KEY starts with ``-``;
+    ``new_key`` draws again then (one plain draw in 64 would), and keeps 256 random bits."""
+    from unittest import mock
+
+    from moss_ref.stores import keys
+
+    draws = iter(["-starts-with-a-dash", "-again", "plain" + "A" * 38])
+    with mock.patch.object(keys.secrets, "token_urlsafe", lambda n: next(draws)):
+        assert keys.new_key() == "plain" + "A" * 38
+    fresh = {keys.new_key() for _ in range(2000)}
+    assert len(fresh) == 2000 and all(len(k) == 43 and not k.startswith("-") for k in fresh)
+
+
 def test_serve_binds_loopback_and_admits_only_provisioned_projects(tmp_path: Path) -> None:
     """SRV-1, SRV-2, SRV-4: 127.0.0.1 by default; without --allow-first-use only added projects get tokens."""
     store = tmp_path / "store"

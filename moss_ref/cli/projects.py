@@ -8,10 +8,10 @@ project is left as it is (exit status 1).
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 
 from ..stores.directory import DirectoryStore
+from ..stores.keys import new_key
 from ._command import Command
 from .serve import add_store_argument, store_directory
 
@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
         for project in store.list_projects():
             print(project)
         return 0
-    key = secrets.token_urlsafe(32)
+    key = new_key()
     if not store.register_project(args.project_id, key):
         print(
             f"moss-ref: project {args.project_id!r} already exists in {store.root}; its key cannot be shown again "

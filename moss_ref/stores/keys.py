@@ -10,9 +10,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 
 _ITERATIONS = 100_000
 _SCHEME = "pbkdf2-sha256"
+
+
+def new_key() -> str:
+    """A fresh project key: 256 random bits, URL-safe base64, never starting with ``-``.
+
+    A key is typed on command lines (``moss-ref index --key KEY``), where argparse takes a value
+    that starts with ``-`` for an option and refuses it: one plain key in 64 would fail so.
+    """
+    while True:
+        key = secrets.token_urlsafe(32)
+        if not key.startswith("-"):
+            return key
 
 
 def hash_key(project_key: str, *, salt: bytes | None = None, iterations: int = _ITERATIONS) -> str:

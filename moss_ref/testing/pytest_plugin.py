@@ -22,7 +22,6 @@ Rules (docs/rules/cli.md):
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import pytest
 import moss_ref
 from moss_ref import MossClient
 from moss_ref.stores.directory import DirectoryStore
+from moss_ref.stores.keys import new_key
 
 __all__ = ["MossService", "install_moss_alias", "start_service"]
 
@@ -71,7 +71,7 @@ def _drain(stream: IO[str]) -> None:
 
 def start_service(store: Path, project_id: str = TEST_PROJECT, *args: str) -> MossService:
     """Provision ``project_id`` in ``store`` and start the service on a free loopback port."""
-    key = secrets.token_urlsafe(32)
+    key = new_key()
     DirectoryStore(store).register_project(project_id, key)
     log = open(store.parent / f"{store.name}-serve.log", "w", encoding="utf-8")
     argv = [sys.executable, "-m", "moss_ref.server", "--port", "0", "--store", str(store), "--quiet", *args]
