@@ -10,19 +10,21 @@ documents (and at least 1,024), every posting list is compacted and rows renumbe
 Ranking (KW-1..KW-4): each query token's contributions are computed for all its postings with
 numpy float64 arithmetic (once per token between changes, cached), in exactly the order of the
 rule (``_keyword_rule``: the same bits as Python), multiplied by the token's repeat count and
-added into a score per row, term after term,
-by one ``np.bincount`` (over the distinct rows held when the postings are few, as for rare words).
-That float sum is inexact (it is not ``fsum``), but within the relative bound of
-:func:`moss_ref._keyword_rule.shortlist_floor` of the exact score, so the rows scoring at least
-the floor of the k-th largest (``np.partition``) surely hold the top k and every document tied
-with its k-th. Only that shortlist is rescored exactly — ``math.fsum`` of the very contributions,
+added into a score per row, term after term: when the postings are many (common words, at least
+a quarter of the rows), as float32 sums of dense per-token vectors (``_dense_sum``, cached,
+bound ``_floor_of32``); else by one float64 ``np.bincount`` over the distinct rows held (rare
+words), within the relative bound of :func:`moss_ref._keyword_rule.shortlist_floor` of the exact
+score. Either sum is inexact (it is not ``fsum``), but within its bound of the exact score, so
+the rows scoring at least the floor of the k-th largest (``_kth``) surely hold the top k and
+every document tied with its k-th. Only that shortlist is rescored exactly — ``math.fsum`` of the very contributions,
 repeats included, gathered for all candidates at once — and sorted by (bm25 desc, position asc).
 Filters become a boolean row mask (cached for a repeated frozenset until the next change) that
 drops the postings of the rows it excludes.
 
 Memory: 8 bytes per posting plus 5 per row (and the id -> row dict), about a tenth of the
 pure-Python index; between changes, the weights of the tokens queried lately (``_term_weights``:
-12 bytes per cached posting, at most 48 bytes a row).
+12 bytes per cached posting, at most 48 bytes a row) and the dense float32 contributions of up to
+16 common ones (``_dense_of``: 4 bytes a row each, at most 64 bytes a row).
 """
 
 from __future__ import annotations
@@ -37,7 +39,15 @@ from typing import TYPE_CHECKING, Any
 
 from moss_ref._bm25 import K1, B
 from moss_ref._errors import invalid
-from moss_ref._keyword_rule import K1_PLUS_1, NOT_INDEXED, ONE_MINUS_B, exact_rank, idf, shortlist_floor
+from moss_ref._keyword_rule import (
+    FLOAT32_UNIT,
+    K1_PLUS_1,
+    NOT_INDEXED,
+    ONE_MINUS_B,
+    exact_rank,
+    idf,
+    shortlist_floor,
+)
 from moss_ref._protocols import KeywordBackend
 from moss_ref._registry import missing_extra
 
@@ -57,6 +67,10 @@ _MASK_CACHE_SIZE = 8
 _FEW_POSTINGS = 64  # at most this many postings in all: scored exactly in Python, no array work
 _LEAST = 5e-324  # the least positive float: ">= _LEAST" is "> 0"
 _WEIGHTS_CACHE_SIZE = 256  # tokens whose weights are kept between changes (see _term_weights)
+_DENSE_CACHE_SIZE = 16  # tokens whose dense float32 contributions are kept (see _dense): 64 bytes a row
+_DENSE_MAX_TERMS = 1 << 16  # longer queries (absurd) are summed in float64
+_DENSE_LEAST = 2.0**-100  # a smaller contribution (none is, below 2**31 rows) is summed in float64
+_LEAST32: np.float32 = np.float32(np.nextafter(np.float32(0.0), np.float32(1.0)))  # the least positive float32
 
 
 class NumpyKeywords:
@@ -70,6 +84,7 @@ class NumpyKeywords:
     __slots__ = (
         "_alive",
         "_dead",
+        "_dense",
         "_ids",
         "_lengths",
         "_masks",
@@ -99,6 +114,7 @@ class NumpyKeywords:
         # token -> (live rows, contributions) for the current statistics; see _term_weights
         self._weights: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
         self._weights_held = 0  # postings in _weights
+        self._dense: dict[int, npt.NDArray[np.float32] | None] = {}  # token -> see _dense_of
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -113,6 +129,7 @@ class NumpyKeywords:
         self._masks.clear()
         self._weights.clear()
         self._weights_held = 0
+        self._dense.clear()
 
     def put(self, ids: Sequence[str], tokens: Sequence[Sequence[int]]) -> None:
         if len(ids) != len(tokens):
@@ -363,13 +380,26 @@ class NumpyKeywords:
         if sum([len(postings[t][0]) for t in counts]) <= _FEW_POSTINGS:
             return exact_rank(self._few(counts, n_docs, norms, allowed), k, position)
         n_rows = len(self._ids)
+        tokens: list[int] = []
         per_term: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]] = []
         for token, c in counts.items():
             rows, w = self._term_weights(token, n_docs, norms)
             if rows.size:
+                tokens.append(token)
                 per_term.append((rows, w, c))
         if not per_term:
             return []
+        terms = sum(counts.values())
+        if 4 * sum([rows.size for rows, _, _ in per_term]) >= n_rows and n_rows >= k and terms <= _DENSE_MAX_TERMS:
+            # Many postings (common words): the float32 sum of each token's dense contributions.
+            acc32 = self._dense_sum(tokens, per_term, n_rows)
+            if acc32 is not None:
+                if allowed is not None:
+                    acc32 *= self._mask(allowed)  # 0 for a row the filter excludes
+                _, cands = rows_near_top(acc32, k, lambda kth: _floor_of32(kth, terms))
+                if cands.size == 0:
+                    return []
+                return exact_rank(self._exact(cands, per_term), k, position)
         held = np.concatenate([rows for rows, _, _ in per_term])  # the postings, term after term
         contributions = np.concatenate([w if c == 1 else w * c for _, w, c in per_term])  # each > 0 (KW-2)
         if allowed is not None:
@@ -386,7 +416,6 @@ class NumpyKeywords:
             acc = np.bincount(held, contributions, n_rows)
         # The k-th largest score: when at least k rows score (> 0) it is theirs, and the shortlist
         # is the rows at or above its floor (> 0); else every scoring row.
-        terms = sum(counts.values())
         if acc.size >= k:
             _, picked = rows_near_top(acc, k, lambda kth: shortlist_floor(kth, terms) if kth > 0.0 else _LEAST)
         else:
@@ -455,6 +484,58 @@ class NumpyKeywords:
             self._weights_held += rows.size
         return rows, w
 
+    def _dense_sum(
+        self,
+        tokens: Sequence[int],
+        per_term: Sequence[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], int]],
+        n_rows: int,
+    ) -> npt.NDArray[np.float32] | None:
+        """Each row's float32 sum, term after term, of its contributions rounded to float32 and
+        multiplied by their repeat counts (0 where a token is absent); None if some token's
+        contributions do not all fit float32 as normal numbers (see :func:`_floor_of32`).
+
+        Three float32 additions of cached dense vectors cost a third of the float64 ``bincount``
+        over the concatenated postings of common words (at 100,000 rows), and the result feeds
+        only the shortlist: the candidates are rescored exactly (``_exact``).
+        """
+        acc: npt.NDArray[np.float32] | None = None
+        for token, (rows, w, c) in zip(tokens, per_term):
+            dense = self._dense_of(token, rows, w, n_rows)
+            if dense is None:
+                return None
+            if acc is None:
+                acc = dense * np.float32(c) if c != 1 else dense.copy()
+            elif c == 1:
+                acc += dense
+            else:
+                acc += dense * np.float32(c)
+        return acc
+
+    def _dense_of(
+        self, token: int, rows: npt.NDArray[np.int32], w: npt.NDArray[np.float64], n_rows: int
+    ) -> npt.NDArray[np.float32] | None:
+        """``token``'s contributions ``w`` (at ``rows``) as a dense float32 vector of ``n_rows``, 0
+        elsewhere; cached like the weights (cleared by every change), at most ``_DENSE_CACHE_SIZE``
+        tokens (4 bytes a row each), least recently used out first. None (also cached) when a
+        contribution is below ``_DENSE_LEAST``."""
+        cache = self._dense
+        with self._weights_lock:
+            if token in cache:
+                hit = cache.pop(token)
+                cache[token] = hit  # most recently used last
+                return hit
+        dense: npt.NDArray[np.float32] | None = None
+        if float(w.min()) >= _DENSE_LEAST:
+            dense = np.zeros(n_rows, dtype=np.float32)
+            dense[rows] = w  # rounded to nearest float32
+            dense.flags.writeable = False  # shared by later queries
+        with self._weights_lock:  # two readers of a loaded index may build at once
+            cache.pop(token, None)
+            while len(cache) >= _DENSE_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[token] = dense
+        return dense
+
     def _few(
         self, counts: Mapping[int, int], n_docs: int, norms: npt.NDArray[np.float64], allowed: Collection[str] | None
     ) -> list[tuple[str, float]]:
@@ -488,6 +569,7 @@ class NumpyKeywords:
     ) -> list[tuple[str, float]]:
         """``math.fsum`` of each candidate's contributions, repeats included (KW-2)."""
         columns = []  # per query token (repeated as often as the query repeats it): its contributions
+        cands = cands.astype(np.int32)  # the rows' dtype: searchsorted would cast each posting list to int64
         for rows, w, c in per_term:
             at = np.searchsorted(rows, cands)
             at[at >= rows.size] = 0
@@ -495,6 +577,25 @@ class NumpyKeywords:
         parts = np.stack(columns, axis=1).tolist()  # one row per candidate; its zeros change no fsum
         ids = self._ids
         return [(ids[r], math.fsum(p)) for r, p in zip(cands.tolist(), parts)]
+
+
+def _floor_of32(kth: float, terms: int) -> np.float32:
+    """The float32 threshold below every :meth:`NumpyKeywords._dense_sum` value that can reach the
+    top k, for the k-th largest such value ``kth`` and a query of ``terms`` tokens (KW-2).
+
+    A row's value sums rounded products ``c * fl32(w)`` of positive normal contributions (no
+    underflow: each is at least ``_DENSE_LEAST``), at most ``terms + 1`` float32 roundings of the
+    exact score: :func:`moss_ref._keyword_rule.shortlist_floor` at ``FLOAT32_UNIT`` covers them,
+    and is rounded down to float32 here. ``kth == 0`` (fewer than k rows score): the least
+    positive float32, so every scoring row.
+    """
+    if kth <= 0.0:
+        return _LEAST32
+    threshold = shortlist_floor(kth, terms, FLOAT32_UNIT)
+    floor: np.float32 = np.float32(threshold)
+    if float(floor) > threshold:  # rounded up: the float32 just below
+        floor = np.float32(np.nextafter(floor, np.float32(0.0)))
+    return floor
 
 
 def create(**options: Any) -> NumpyKeywords:

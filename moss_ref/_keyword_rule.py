@@ -39,6 +39,8 @@ from typing import Final, Optional
 from ._bm25 import K1, B, term_id_lists, term_ids, tokenize
 
 __all__ = [
+    "FLOAT32_UNIT",
+    "FLOAT64_UNIT",
     "K1_PLUS_1",
     "NOT_INDEXED",
     "ONE_MINUS_B",
@@ -64,7 +66,9 @@ ONE_MINUS_B: Final = 1.0 - B
 TERMS_VERSION: Final = "moss_ref-terms-1"
 #: A document length in stored terms meaning "not in the keyword index" (blank, QRY-17).
 NOT_INDEXED: Final = 0xFFFFFFFF
-_U64: Final = 2.0**-53
+#: Unit roundoff of float64 and float32 arithmetic (the error bounds of :func:`shortlist_floor`).
+FLOAT64_UNIT: Final = 2.0**-53
+FLOAT32_UNIT: Final = 2.0**-24
 
 
 def idf(n_docs: int, df: int) -> float:
@@ -82,18 +86,21 @@ def weight(term_idf: float, tf: int, norm: float) -> float:
     return term_idf * tf * K1_PLUS_1 / (tf + norm)
 
 
-def shortlist_floor(kth_score: float, terms: int) -> float:
+def shortlist_floor(kth_score: float, terms: int, unit: float = FLOAT64_UNIT) -> float:
     """A threshold below every exact score that can reach the top k (KW-2 error bound).
 
     ``kth_score`` is the k-th largest of float sums (any order, any grouping) of at most
     ``terms`` positive contributions per document (a repeated token may be one product
-    ``count * w``, one more rounding). With ``g = gamma(terms + 1)`` every inexact sum ``s``
-    and the exact sum ``E`` satisfy ``|s - E| <= g E``; at least k documents have
-    ``E >= kth / (1 + g)``, so a document of the final top k (or tied with its k-th) has
-    ``E >= kth (1 - u) / ((1 + g)(1 + u))`` and ``s >= E (1 - g)``. The floor used,
-    ``kth (1 - 4 (terms + 4) u)`` rounded down, is below that with room for its own roundings.
+    ``count * w``, one more rounding), in an arithmetic of unit roundoff ``unit``: float64 by
+    default, or ``FLOAT32_UNIT`` for float32 sums of the contributions rounded to float32 (that
+    rounding is one more again: at most ``terms + 1`` in all, no underflow). With
+    ``g = gamma(terms + 1)`` every inexact sum ``s`` and the exact sum ``E`` satisfy
+    ``|s - E| <= g E``; at least k documents have ``E >= kth / (1 + g)``, so a document of the
+    final top k (or tied with its k-th) has ``E >= kth (1 - u) / ((1 + g)(1 + u))`` and
+    ``s >= E (1 - g)``. The floor used, ``kth (1 - 4 (terms + 4) u)`` rounded down (in float64),
+    is below that with room for its own roundings. A float32 caller rounds it down to float32.
     """
-    return math.nextafter(kth_score * (1.0 - 4.0 * (terms + 4) * _U64), -math.inf)
+    return math.nextafter(kth_score * (1.0 - 4.0 * (terms + 4) * unit), -math.inf)
 
 
 def exact_rank(scores: Iterable[tuple[str, float]], k: int, position: Mapping[str, int]) -> list[tuple[str, float]]:

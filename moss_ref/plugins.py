@@ -17,7 +17,7 @@ from ._errors import (
     invalid,
     model_unavailable,
 )
-from ._keyword_rule import exact_rank, idf, length_norm, shortlist_floor, weight
+from ._keyword_rule import FLOAT32_UNIT, exact_rank, idf, length_norm, shortlist_floor, weight
 from ._protocols import Embedder, EmbedderFingerprint, KeywordBackend, VectorBackend, exact_dot, rank_key
 from ._registry import (
     EmbedderFallbackWarning,
@@ -36,6 +36,7 @@ from .stores.memory import MemoryStore
 
 __all__ = [
     "DESERIALIZATION",
+    "FLOAT32_UNIT",
     "INTERNAL",
     "INVALID_ARGUMENT",
     "MODEL_UNAVAILABLE",

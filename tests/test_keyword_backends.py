@@ -15,6 +15,7 @@ import random
 import sys
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
+from itertools import pairwise
 from typing import Callable
 from unittest import mock
 
@@ -300,3 +301,69 @@ def test_numpy_weight_cache_survives_concurrent_readers() -> None:
     assert all(s == alone * 10 for s in seen)
     assert backend._weights_held == sum(rows.size for rows, _ in backend._weights.values())
     assert len(backend._weights) <= 4
+
+
+def test_numpy_float32_sums_of_common_words_keep_a_row_they_round_below_another() -> None:
+    """Common words are summed in float32 for the shortlist (``_dense_sum``). Rounding can put a
+    row below another whose exact score is lower; the shortlist's margin (``_floor_of32``) must
+    keep it. The corpus (seeded, 1,000 documents) holds such a pair, found here by rounding the
+    oracle's contributions to float32 and adding them in query order; with the pair as the
+    filter and k = 1, a shortlist cut at the k-th float32 sum would drop the right answer."""
+    np = pytest.importorskip("numpy")
+    rng = random.Random(1143)
+    docs = [
+        ["w0"] * rng.randint(1, 4)
+        + ["w1"] * rng.randint(0, 4)
+        + ["w2"] * rng.randint(0, 3)
+        + ["pad"] * rng.randint(0, 300)
+        for _ in range(1000)
+    ]
+    ids = [f"d{i}" for i in range(len(docs))]
+    query = ["w0", "w1", "w2"]
+    oracle = Oracle()
+    oracle.put(ids, docs)
+    position = {doc_id: i for i, doc_id in enumerate(ids)}
+    exact = dict(oracle.rank(query, len(ids), position, None))
+    avgdl = sum(map(len, docs)) / len(docs)
+    df = Counter(t for toks in docs for t in set(toks))
+    float32_sum = {}
+    for doc_id, toks in zip(ids, docs):
+        tf, total = Counter(toks), np.float32(0.0)
+        for t in query:
+            if tf[t]:
+                w = math.log(1.0 + (len(docs) - df[t] + 0.5) / (df[t] + 0.5)) * tf[t] * 2.2
+                total = np.float32(total + np.float32(w / (tf[t] + 1.2 * (0.25 + 0.75 * len(toks) / avgdl))))
+        float32_sum[doc_id] = total
+    by_exact = sorted(exact, key=lambda doc_id: -exact[doc_id])
+    inverted = [(a, b) for a, b in pairwise(by_exact) if exact[a] > exact[b] and float32_sum[a] < float32_sum[b]]
+    assert inverted  # the corpus does hold the case under test
+    backend = numpy_keywords.NumpyKeywords()
+    backend.put(ids, docs)
+    for a, b in inverted:
+        assert backend.rank(query, 1, position, frozenset({a, b})) == [(a, exact[a])]
+
+
+def test_numpy_dense_float32_contributions_are_cached_and_bounded() -> None:
+    """The dense float32 vectors of common words (``_dense_of``) are built once per state of the
+    statistics, read-only, dropped by any change, at most ``_DENSE_CACHE_SIZE`` tokens (least
+    recently used out first); a token with a contribution too small for float32's normal range
+    (``_DENSE_LEAST``) is summed in float64 instead, with the same ranking."""
+    rng = random.Random(3)
+    backend = numpy_keywords.NumpyKeywords()
+    ids = [f"d{i}" for i in range(800)]
+    backend.put(ids, [[rng.randrange(30) for _ in range(20)] for _ in ids])
+    position = {i: n for n, i in enumerate(ids)}
+    first = backend.rank([0, 1, 2], 10, position, None)
+    dense = backend._dense[0]
+    assert dense is not None and not dense.flags.writeable and dense.size == len(ids)
+    assert backend.rank([0, 1, 2], 10, position, None) == first and backend._dense[0] is dense
+    for token in range(3, 30):
+        backend.rank([token, 0], 5, position, None)  # token 0 stays the most recently used
+        assert len(backend._dense) <= numpy_keywords._DENSE_CACHE_SIZE
+    assert 0 in backend._dense and 1 not in backend._dense
+    with mock.patch.object(numpy_keywords, "_DENSE_LEAST", 1e300):  # every contribution "too small"
+        backend._changed()
+        assert backend.rank([0, 1, 2], 10, position, None) == first
+        assert backend._dense == {0: None}  # the first token refused: summed in float64
+    backend.remove(["d0"])
+    assert backend._dense == {}
