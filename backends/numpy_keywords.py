@@ -64,7 +64,13 @@ __all__ = ["NumpyKeywords", "create"]
 _COMPACT_MIN = 1024
 
 _MASK_CACHE_SIZE = 8
-_FEW_POSTINGS = 64  # at most this many postings in all: scored exactly in Python, no array work
+# Scored exactly in Python, no array work (``_few``): at most _FEW_POSTINGS postings in all, or
+# _FEW_SPARSE when they hold under a quarter of the rows (rare words). Measured, median of 400,
+# 3 query tokens, top 20: common words over 200 rows (305 postings) 94 us in Python vs 45 us
+# summed densely, 50 rows (77 postings) 30 vs 41 us; two rare words over 100,000 rows, caches
+# cold, 150 postings 0.59 vs 0.80 ms in the array path, 400 postings 1.14 vs 1.22 ms.
+_FEW_POSTINGS = 64
+_FEW_SPARSE = 256
 _LEAST = 5e-324  # the least positive float: ">= _LEAST" is "> 0"
 _WEIGHTS_CACHE_SIZE = 256  # tokens whose weights are kept between changes (see _term_weights)
 _DENSE_CACHE_SIZE = 16  # tokens whose dense float32 contributions are kept (see _dense): 64 bytes a row
@@ -377,7 +383,8 @@ class NumpyKeywords:
             return []  # no live document holds a token (tombstoned postings may remain)
         avgdl = self._total_length / n_docs
         norms = self._row_norms(avgdl)
-        if sum([len(postings[t][0]) for t in counts]) <= _FEW_POSTINGS:
+        total = sum([len(postings[t][0]) for t in counts])
+        if total <= _FEW_POSTINGS or (total <= _FEW_SPARSE and 4 * total < len(self._ids)):
             return exact_rank(self._few(counts, n_docs, norms, allowed), k, position)
         n_rows = len(self._ids)
         tokens: list[int] = []

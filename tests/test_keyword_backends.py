@@ -367,3 +367,28 @@ def test_numpy_dense_float32_contributions_are_cached_and_bounded() -> None:
         assert backend._dense == {0: None}  # the first token refused: summed in float64
     backend.remove(["d0"])
     assert backend._dense == {}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_numpy_sparse_array_path_for_many_rare_words(seed: int) -> None:
+    """Rare words with more postings than the Python path takes (``_FEW_SPARSE``) but under a
+    quarter of the rows: the float64 sum over the distinct rows held, where a row holding one
+    query token (or two, repeat counts powers of two) keeps its float sum as exact; repeated query
+    tokens and filters included, the oracle's ranking."""
+    rng = random.Random(seed)
+    vocab = [f"r{i}" for i in range(400)]
+    ids = [f"d{i}" for i in range(3000)]
+    docs = [rng.choices(vocab, k=rng.randint(1, 12)) + ["filler"] * rng.randint(0, 20) for _ in ids]
+    backend = numpy_keywords.NumpyKeywords()
+    backend.put(ids, docs)
+    oracle = Oracle()
+    oracle.put(ids, docs)
+    position = {doc_id: i for i, doc_id in enumerate(ids)}
+    for trial in range(30):
+        words = rng.sample(vocab, rng.randint(6, 14))
+        query = words + rng.sample(words, rng.randint(0, 3)) * rng.choice([1, 2])  # repeats: counts 1-5
+        postings = sum(len(backend._postings[w][0]) for w in set(query))
+        assert numpy_keywords._FEW_SPARSE < postings and 4 * postings < len(ids)  # the path under test
+        k = rng.choice([1, 5, 20, 100])
+        allowed = None if trial % 3 else frozenset(rng.sample(ids, 900))
+        assert backend.rank(query, k, position, allowed) == oracle.rank(query, k, position, allowed)
