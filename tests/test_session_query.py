@@ -517,3 +517,20 @@ def test_blank_documents_are_not_in_the_keyword_index(backend: str) -> None:
     assert order("the") == counted and order("!!") == counted and order("", {"k": ""}) == counted
     assert order("") == left_out and order(" \t\u3000") == left_out and order("\x1c") == counted
     assert order("the", later="") == left_out and order("", later="the") == counted
+
+
+@pytest.mark.parametrize(
+    ("component", "refused"),
+    [(1e-18, False), (1e-19, False), (1e-22, False), (1e-23, True), (1.8e19, False), (1.85e19, True), (1e18, False)],
+)
+def test_query_norm_near_float32_underflow_and_overflow(component: float, refused: bool) -> None:
+    """QRY-2's norm check around both float32 edges: the sum of the squared float32 components,
+    rounded to float32, is refused only when it is 0 (1e-23 squared) or infinite (1.85e19
+    squared); a subnormal float32 sum (1e-22 squared) is a norm."""
+    s = _x1("python")
+    options = QueryOptions(embedding=[component, 0, 0, 0], alpha=1.0)
+    if refused:
+        with pytest.raises(InvalidArgumentError, match="nonzero, finite norm"):
+            s.core.query("x", options)
+    else:
+        assert len(s.core.query("x", options).docs) == 5
