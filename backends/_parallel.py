@@ -34,7 +34,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,8 +44,6 @@ __all__ = ["PARALLEL_BYTES", "helpers", "scan_rows"]
 PARALLEL_BYTES = 48 << 20  # matrices smaller than this are scored by the calling thread alone
 CHUNK_BYTES = 4 << 20
 MAX_HELPERS = 3
-
-Visitor = TypeVar("Visitor", bound=Callable[[int, npt.NDArray[np.float32]], Any])
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
@@ -86,15 +84,15 @@ class _Chunks:
 
     Everything shared is read and written under ``_lock``: which chunk is next, how many are not
     finished, how many threads are scoring. ``_done`` is set once every chunk is finished *and*
-    every thread that scored one has left :meth:`work` and dropped its scoring function, so when
+    every thread that scored one has left :meth:`work` and dropped the scoring function, so when
     :meth:`wait` returns no helper still holds the matrix (a later ``put`` can grow it in place).
     """
 
-    __slots__ = ("_active", "_bounds", "_done", "_error", "_left", "_lock", "_next", "_participant")
+    __slots__ = ("_active", "_bounds", "_done", "_error", "_left", "_lock", "_next", "_score")
 
-    def __init__(self, bounds: list[tuple[int, int]], participant: Callable[[], Callable[[int, int], Any]]) -> None:
+    def __init__(self, bounds: list[tuple[int, int]], score: Callable[[int, int], Any]) -> None:
         self._bounds = bounds
-        self._participant: Callable[[], Callable[[int, int], Any]] | None = participant
+        self._score: Callable[[int, int], Any] | None = score
         self._next = 0  # the first unclaimed chunk
         self._left = len(bounds)  # chunks not finished
         self._active = 0  # threads that scored a chunk and have not left work()
@@ -116,23 +114,19 @@ class _Chunks:
     def work(self) -> None:
         """Score unclaimed chunks until none is left.
 
-        A thread makes its scoring function (and visitor) on its first claimed chunk only, so a
-        helper that finds nothing left adds no visitor. A chunk counts as finished even when
-        scoring it raised, so the caller never waits forever; the first error is kept for the
-        caller to raise.
+        A thread takes the scoring function on its first claimed chunk only, so a helper that
+        finds nothing left never holds it. A chunk counts as finished even when scoring it
+        raised, so the caller never waits forever; the first error is kept for the caller to raise.
         """
         score: Callable[[int, int], Any] | None = None
         i = self._claim(joined=False)
         if i < 0:
             return
         try:
+            score = self._score
+            assert score is not None  # dropped only once every chunk is finished
             while i >= 0:
                 try:
-                    if score is None:
-                        make = self._participant
-                        assert make is not None  # dropped only once every chunk is finished
-                        score = make()
-                        del make
                     score(*self._bounds[i])
                 except BaseException as exc:  # handed to the caller, which raises it
                     self._error = self._error or exc
@@ -150,50 +144,29 @@ class _Chunks:
     def wait(self) -> None:
         """Block until every chunk is scored and every scoring thread is out; raise a chunk's error."""
         self._done.wait()
-        self._participant = None
+        self._score = None
         if self._error is not None:
             raise self._error
 
 
 def scan_rows(
-    block: npt.NDArray[np.float32],
-    q: npt.NDArray[np.float32],
-    dot: Callable[..., Any],
-    visitor: Callable[[], Visitor] | None = None,
-) -> tuple[npt.NDArray[np.float32], list[Visitor]]:
-    """``dot(block, q)`` (a row-wise float32 dot product taking ``out=``), large blocks in parallel.
-
-    With ``visitor``, each participating thread makes one (``visitor()``) and calls it as
-    ``v(start, scores[start:stop])`` on each chunk it scores, while the scores are in its cache;
-    the visitors come back with the scores (one visitor seeing the whole block when it is small).
-    """
+    block: npt.NDArray[np.float32], q: npt.NDArray[np.float32], dot: Callable[..., Any]
+) -> npt.NDArray[np.float32]:
+    """``dot(block, q)`` (a row-wise float32 dot product taking ``out=``), large blocks in parallel."""
     count = helpers()
     rows = block.shape[0]
     if count == 0 or block.nbytes < PARALLEL_BYTES or rows < 2:
-        out = dot(block, q)
-        visitors = [] if visitor is None else [visitor()]
-        for v in visitors:
-            v(0, out)
-        return out, visitors
+        return dot(block, q)  # type: ignore[no-any-return]
     out = np.empty(rows, dtype=np.float32)
     step = max(1, CHUNK_BYTES // max(1, block.strides[0]))
     bounds = [(start, min(start + step, rows)) for start in range(0, rows, step)]
-    made: list[Visitor] = []
 
-    def participant() -> Callable[[int, int], None]:
-        v = None if visitor is None else visitor()
-        if v is not None:
-            made.append(v)  # list.append is atomic
+    def score(start: int, stop: int) -> None:
+        with np.errstate(all="ignore"):  # as the caller's: a helper thread has numpy's default state
+            dot(block[start:stop], q, out=out[start:stop])
 
-        def score(start: int, stop: int) -> None:
-            with np.errstate(all="ignore"):  # as the caller's: a helper thread has numpy's default state
-                dot(block[start:stop], q, out=out[start:stop])
-                if v is not None:
-                    v(start, out[start:stop])
-
-        return score
-
-    chunks = _Chunks(bounds, participant)
+    chunks = _Chunks(bounds, score)
+    del score  # the chunks hold it until every thread is done
     for _ in range(min(count, len(bounds) - 1)):
         try:
             _executor().submit(chunks.work)
@@ -201,4 +174,4 @@ def scan_rows(
             break
     chunks.work()
     chunks.wait()
-    return out, made
+    return out

@@ -1,8 +1,8 @@
 """The numpy vector backend's threaded scan (``backends/_parallel.py``): same results, no hang.
 
 The scan only runs in parallel on large matrices (48 MiB and up) with a spare CPU; these tests
-force it on small ones, with chunks of one or a few rows, so every chunk boundary, visitor and
-rising floor of ``_Above`` is exercised against the exact reference of ``test_vector_backends``.
+force it on small ones, with chunks of one or a few rows, so every chunk boundary is exercised
+against the exact reference of ``test_vector_backends``.
 """
 
 from __future__ import annotations
@@ -81,59 +81,58 @@ def test_threaded_scan_on_clustered_vectors_with_ties(chunk_rows: int) -> None:
             assert backend.rank(q, 30, allowed) == reference_rank(model, q, 30, allowed)
 
 
-def test_scan_rows_is_the_plain_product_and_every_visitor_sees_its_chunks() -> None:
+class _Recorder:
+    """A row-wise dot product that records, per thread, the first row of each chunk it scored."""
+
+    def __init__(self, block: Any) -> None:
+        self._base = block.__array_interface__["data"][0]
+        self._row_bytes = block.strides[0]
+        self._lock = threading.Lock()
+        self.starts: dict[int, list[int]] = {}  # thread id -> first rows
+
+    def __call__(self, rows: Any, vector: Any, out: Any = None) -> Any:
+        start = (rows.__array_interface__["data"][0] - self._base) // self._row_bytes
+        with self._lock:
+            self.starts.setdefault(threading.get_ident(), []).append(start)
+        return np.vecdot(rows, vector, out=out)
+
+
+def test_scan_rows_is_the_plain_product_and_scores_every_chunk_once() -> None:
     rng = np.random.default_rng(3)
     block = rng.standard_normal((1000, 8)).astype(np.float32)
     q = rng.standard_normal(8).astype(np.float32)
-    seen: list[tuple[int, int]] = []
-    lock = threading.Lock()
-
-    def visitor() -> Any:
-        def visit(start: int, scores: Any) -> None:
-            with lock:
-                seen.append((start, scores.size))
-
-        return visit
-
+    dot = _Recorder(block)
     with threaded(7 * 4 * 8):  # 7 rows a chunk
-        scores, visitors = _parallel.scan_rows(block, q, np.vecdot, visitor)
+        scores = _parallel.scan_rows(block, q, dot)
     assert np.array_equal(scores, np.vecdot(block, q))
-    assert 1 <= len(visitors) <= 3
-    assert sorted(seen) == [(s, min(7, 1000 - s)) for s in range(0, 1000, 7)]  # each chunk once
+    assert 1 <= len(dot.starts) <= 3
+    assert sorted(s for starts in dot.starts.values() for s in starts) == list(range(0, 1000, 7))  # each once
 
 
 def test_two_threads_really_share_a_scan_and_let_go_of_the_matrix() -> None:
-    """The caller's first chunk waits until the helper has scored one, so both visit chunks; when
+    """The caller's first chunk waits until the helper has scored one, so both score chunks; when
     scan_rows returns, no helper still holds a view of the block (a later put may grow it)."""
     rng = np.random.default_rng(4)
     block = rng.standard_normal((600, 8)).astype(np.float32)
     q = rng.standard_normal(8).astype(np.float32)
     caller = threading.get_ident()
     helper_scored = threading.Event()
+    record = _Recorder(block)
 
     def dot(rows: Any, vector: Any, out: Any) -> Any:
         if threading.get_ident() == caller:
             assert helper_scored.wait(10), "the helper never scored a chunk"
         else:
             helper_scored.set()
-        return np.vecdot(rows, vector, out=out)
+        return record(rows, vector, out=out)
 
     before = sys.getrefcount(block)
     with threaded(10 * 4 * 8):  # 10 rows a chunk
-        scores, visitors = _parallel.scan_rows(block, q, dot, lambda: _Recorder())
+        scores = _parallel.scan_rows(block, q, dot)
     assert np.array_equal(scores, np.vecdot(block, q))
-    assert len(visitors) == 2 and all(v.starts for v in visitors)  # both threads scored chunks
-    assert sorted(s for v in visitors for s in v.starts) == list(range(0, 600, 10))
-    del visitors
+    assert len(record.starts) == 2 and caller in record.starts  # both threads scored chunks
+    assert sorted(s for starts in record.starts.values() for s in starts) == list(range(0, 600, 10))
     assert sys.getrefcount(block) == before
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.starts: list[int] = []
-
-    def __call__(self, start: int, scores: Any) -> None:
-        self.starts.append(start)
 
 
 def test_a_pool_that_refuses_work_leaves_the_caller_to_score_everything() -> None:
@@ -143,9 +142,10 @@ def test_a_pool_that_refuses_work_leaves_the_caller_to_score_everything() -> Non
 
     block = np.ones((100, 2), dtype=np.float32)
     q = np.ones(2, dtype=np.float32)
+    dot = _Recorder(block)
     with threaded(4 * 2), mock.patch.object(_parallel, "_executor", lambda: ShutDown()):
-        scores, visitors = _parallel.scan_rows(block, q, np.vecdot, lambda: _Recorder())
-    assert scores.tolist() == [2.0] * 100 and len(visitors) == 1
+        scores = _parallel.scan_rows(block, q, dot)
+    assert scores.tolist() == [2.0] * 100 and list(dot.starts) == [threading.get_ident()]
 
 
 def test_a_failing_chunk_raises_in_the_caller_and_nothing_hangs() -> None:
@@ -174,11 +174,11 @@ def test_a_helper_that_never_runs_leaves_the_caller_to_score_everything() -> Non
     block = np.arange(400 * 3, dtype=np.float32).reshape(400, 3)
     q = np.array([1.0, -2.0, 0.5], dtype=np.float32)
     with threaded(4 * 3), mock.patch.object(_parallel, "_executor", lambda: Stalled()):
-        scores, _ = _parallel.scan_rows(block, q, np.vecdot)
+        scores = _parallel.scan_rows(block, q, np.vecdot)
     assert np.array_equal(scores, np.vecdot(block, q))
 
 
-def test_a_late_helper_finds_no_chunk_and_adds_no_visitor() -> None:
+def test_a_late_helper_finds_no_chunk_and_scores_nothing() -> None:
     gate = threading.Event()
     late: list[Any] = []
 
@@ -193,23 +193,23 @@ def test_a_late_helper_finds_no_chunk_and_adds_no_visitor() -> None:
 
     block = np.ones((50, 2), dtype=np.float32)
     q = np.ones(2, dtype=np.float32)
+    dot = _Recorder(block)
     with threaded(4 * 2), mock.patch.object(_parallel, "_executor", lambda: Late()):
-        scores, visitors = _parallel.scan_rows(block, q, np.vecdot, lambda: lambda start, s: None)
+        scores = _parallel.scan_rows(block, q, dot)
     gate.set()
     deadline = time.monotonic() + 10
     while not late and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert late and len(visitors) == 1 and scores.tolist() == [2.0] * 50
+    assert late and list(dot.starts) == [threading.get_ident()] and scores.tolist() == [2.0] * 50
 
 
 def test_small_blocks_and_a_single_cpu_stay_on_the_calling_thread() -> None:
     block = np.ones((10, 2), dtype=np.float32)
     q = np.ones(2, dtype=np.float32)
     with mock.patch.object(_parallel, "_executor", side_effect=AssertionError("no thread for a small block")):
-        scores, visitors = _parallel.scan_rows(block, q, np.vecdot, lambda: lambda start, s: None)
-        assert scores.tolist() == [2.0] * 10 and len(visitors) == 1
+        assert _parallel.scan_rows(block, q, np.vecdot).tolist() == [2.0] * 10
         with mock.patch.object(_parallel, "PARALLEL_BYTES", 0), mock.patch.object(_parallel, "helpers", lambda: 0):
-            assert _parallel.scan_rows(block, q, np.vecdot)[0].tolist() == [2.0] * 10
+            assert _parallel.scan_rows(block, q, np.vecdot).tolist() == [2.0] * 10
 
 
 def test_helpers_are_the_usable_cpus_less_one_at_most_three() -> None:
@@ -226,6 +226,6 @@ def test_a_forked_child_makes_its_own_helper_pool() -> None:
         _parallel.scan_rows(block, q, np.vecdot)  # the parent's pool exists now
         # the child's copy of the pool has no thread, and its lock is a fresh one
         ok = check_in_forked_child(
-            lambda: _parallel.scan_rows(block, q, np.vecdot)[0].tolist() == [4.0] * 300, _parallel._pool_lock
+            lambda: _parallel.scan_rows(block, q, np.vecdot).tolist() == [4.0] * 300, _parallel._pool_lock
         )
     assert ok
