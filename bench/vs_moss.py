@@ -149,20 +149,20 @@ def make_data(folder: Path, n: int, seed: int = 11) -> dict[str, Any]:
 class Contender:
     """A worker process and the line protocol to it."""
 
-    def __init__(self, name: str, python: str, module: str, env: dict[str, str]) -> None:
+    def __init__(self, name: str, python: str, module: str, env: dict[str, str], checkout: Path = ROOT) -> None:
         self.name = name
         worker = str(ROOT / "bench" / "vs_moss_worker.py")
         self.process = subprocess.Popen(
             [python, worker, module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
         self.hello = self._read()
-        if module == "moss_ref":  # measure this checkout, not whatever an editable install points at
+        if module == "moss_ref":  # measure ``checkout``, not whatever an editable install points at
             for key, folder in (("file", "moss_ref"), ("backends", "backends")):
                 found = self.hello.get(key)
-                if found is not None and not str(Path(found).resolve()).startswith(str((ROOT / folder).resolve())):
+                if found is not None and not str(Path(found).resolve()).startswith(str((checkout / folder).resolve())):
                     self.close()
                     raise RuntimeError(
-                        f"{name}: imports {found}, not this checkout's {folder}/; put this checkout first "
+                        f"{name}: imports {found}, not the {folder}/ of {checkout}; put that checkout first "
                         "on PYTHONPATH (and a directory linking moss_ref_backends to its backends/)"
                     )
 
