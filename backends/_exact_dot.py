@@ -34,6 +34,7 @@ __all__ = ["exact_dots"]
 
 _U = 2.0**-53
 _TINY = 2.0**-1074
+_FEW_ROWS = 64  # a shortlist this short is finished in Python (see _finish)
 
 
 def exact_dots(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> list[float]:
@@ -54,6 +55,8 @@ def exact_dots(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> li
         low = lo.sum(axis=1)
         # sum|lo_i| <= n * 2**(k - 53) = n * u * sigma: one bound per row, no pass over lo
         eps = (4.0 * (n + 2) * n * _U * _U) * sigma[:, 0] + (2 * n + 2) * _TINY
+        if n_rows <= _FEW_ROWS:  # the last steps in Python: a dozen numpy calls cost more for a shortlist
+            return _finish(h.tolist(), low.tolist(), eps.tolist(), products)
         r = h + low
         z = r - h
         e = (h - (r - z)) + (low - z)
@@ -65,4 +68,24 @@ def exact_dots(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> li
     if not ok.all():
         for i in np.flatnonzero(~ok).tolist():
             out[i] = math.fsum(products[i].tolist())
+    return out
+
+
+def _finish(h: list[float], low: list[float], eps: list[float], products: npt.NDArray[np.float64]) -> list[float]:
+    """The TwoSum and rounding test of :func:`exact_dots` row by row, in Python floats (the same
+    float64 operations, so the same bits); a row that fails it is summed with ``math.fsum``."""
+    out = []
+    for i, (hh, ll, bound) in enumerate(zip(h, low, eps)):
+        r = hh + ll
+        z = r - hh
+        e = (hh - (r - z)) + (ll - z)
+        # NaN or infinity fails these tests (inf - inf is NaN; every comparison with NaN is False)
+        if (
+            e + bound < (math.nextafter(r, math.inf) - r) / 2
+            and e - bound > -(r - math.nextafter(r, -math.inf)) / 2
+            and abs(r) >= 2.0**-1000
+        ):
+            out.append(r)
+        else:
+            out.append(math.fsum(products[i].tolist()))
     return out

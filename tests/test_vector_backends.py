@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Callable, Collection, Sequence
 from fractions import Fraction
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -414,19 +415,22 @@ _FLOAT32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
         )
     ),
     data=st.data(),
+    few_rows=st.sampled_from([0, 64]),
 )
-def test_vectorized_exact_dots_are_fsum(rows: tuple[int, list[list[float]]], data: Any) -> None:
+def test_vectorized_exact_dots_are_fsum(rows: tuple[int, list[list[float]]], data: Any, few_rows: int) -> None:
     """``exact_dots`` returns ``math.fsum`` of the exact products bit for bit (R-V-1), whatever the
-    exponents, signs, cancellations or zeros (its fast path, or its fallback)."""
+    exponents, signs, cancellations or zeros (its fast path, or its fallback), whether its last
+    steps run in numpy (``_FEW_ROWS`` 0) or, for a short shortlist, in Python."""
     np = pytest.importorskip("numpy")
-    from moss_ref_backends._exact_dot import exact_dots
+    from moss_ref_backends import _exact_dot
 
     width, values = rows
     query = data.draw(st.lists(_FLOAT32, min_size=width, max_size=width))
     block = np.array(values, dtype=np.float32)
     q = np.array(query, dtype=np.float32)
     want = [math.fsum(float(a) * float(b) for a, b in zip(row, q.tolist())) for row in block.tolist()]
-    got = exact_dots(block, q)
+    with mock.patch.object(_exact_dot, "_FEW_ROWS", few_rows):
+        got = _exact_dot.exact_dots(block, q)
     assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in want]
 
 
@@ -437,7 +441,7 @@ def test_vectorized_exact_dots_on_unit_vectors_and_cancellations() -> None:
 
     rng = np.random.default_rng(7)
     for width in (1, 3, 383, 384, 385, 1024):
-        block = rng.standard_normal((40, width)).astype(np.float32)
+        block = rng.standard_normal((100, width)).astype(np.float32)  # above _FEW_ROWS: numpy throughout
         block[:10] *= (np.float32(2.0) ** rng.integers(-60, 60, (10, width))).astype(np.float32)
         half = width // 2
         block[10:20, half : 2 * half] = -block[10:20, :half]
@@ -447,8 +451,9 @@ def test_vectorized_exact_dots_on_unit_vectors_and_cancellations() -> None:
             math.fsum(a * b for a, b in zip(row, q.astype(np.float64).tolist()))
             for row in block.astype(np.float64).tolist()
         ]
-        got = exact_dots(block, q)
-        assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in want]
+        pieces = [x for i in range(0, 100, 10) for x in exact_dots(block[i : i + 10], q)]  # finished in Python
+        for got in (exact_dots(block, q), pieces):
+            assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in want]
 
 
 def test_a_bulk_load_pauses_the_collector_and_restores_its_state() -> None:
@@ -562,3 +567,22 @@ def test_stored_norms_are_tight_upper_bounds_at_every_scale() -> None:
         bounds = _norms_above(block)
         assert (bounds >= exact).all()
         assert (bounds <= exact * (1 + (width + 4) * 2.0**-23) + 1e-17).all()
+
+
+def test_exact_dots_near_a_rounding_midpoint_fall_back_to_fsum() -> None:
+    """Sums within the extraction's error of a float64 rounding midpoint (1 + 2**-53 + 2**-106:
+    the low parts' float sum rounds the tie the wrong way) must fail the rounding test and be
+    summed by ``math.fsum``, in the Python finish (few rows) and in numpy (many)."""
+    np = pytest.importorskip("numpy")
+    from moss_ref_backends._exact_dot import exact_dots
+
+    t = 2.0**-53
+    rows = [[1.0, t, t * t], [1.0, t, -t * t], [1.0, -t / 2, -t * t / 2], [-1.0, -t, -t * t], [3.0, 3 * t, t * t]]
+    q = np.ones(3, dtype=np.float32)
+    want = [math.fsum(row) for row in rows]
+    assert want[0] == 1.0 + 2 * t and want[0] != (1.0 + t) + t * t  # the case: naive sums round the tie down
+    for copies in (1, 20):  # 5 rows: finished in Python; 100: in numpy
+        block = np.array(rows * copies, dtype=np.float32)
+        assert block.tolist() == rows * copies  # every value is a float32
+        got = exact_dots(block, q)
+        assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in want * copies]
