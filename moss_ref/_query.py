@@ -55,6 +55,7 @@ class QueryPlan:
     depth: int
     group_by: Optional[ParentGrouping]
     dimension: Optional[int] = None  # the dimension ``embedding`` was checked against (None: not checked)
+    square_sum: Optional[float] = None  # math.fsum of the squares of ``embedding`` when checked for use
 
     @property
     def blank(self) -> bool:
@@ -98,15 +99,41 @@ def _unit_interval(name: str, value: float, what: str) -> float:
 def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, used: bool = True) -> list[float]:
     """QRY-2: non-empty, finite, of the index dimension; with a usable norm when ``used``.
 
-    ``vector`` is either ``QueryOptions.embedding``, a list of float32 values since it was set
-    (a value beyond the float32 range became infinite, API-6; no subclass can override it,
-    API-7), or an embedder's output, which ``embed_checked`` found to be a sequence of numbers
-    finite as float32 (MOD-2). The norm matters only when the vector signal is used (``alpha >
-    0``): then the sum of the squared float32 components, rounded to float32, must be neither 0
-    nor infinite — so an all-zero vector is refused there and accepted by a keyword-only query
-    (observed: moss 1.21.0).
+    ``vector`` is either ``QueryOptions.embedding`` (see :func:`check_option_vector`, which does
+    the same for it with fewer passes) or an embedder's output, which ``embed_checked`` found to
+    be a sequence of numbers finite as float32 (MOD-2). The norm matters only when the vector
+    signal is used (``alpha > 0``): then the sum of the squared float32 components, rounded to
+    float32, must be neither 0 nor infinite — so an all-zero vector is refused there and accepted
+    by a keyword-only query (observed: moss 1.21.0).
     """
     values = list(map(float, vector))
+    _check_values(values, dimension)
+    if used:
+        as32 = array("f", values)
+        _check_square_sum(math.fsum(map(mul, as32, as32)))
+    return values
+
+
+def check_option_vector(
+    vector: list[float], dimension: Optional[int], *, used: bool = True
+) -> tuple[list[float], Optional[float]]:
+    """:func:`check_query_vector` for ``QueryOptions.embedding``, and ``math.fsum`` of the squares
+    of its components when ``used`` (None otherwise), for :func:`unit_float32`.
+
+    The embedding is a list of float32 values since it was set (a value beyond the float32 range
+    became infinite, API-6; no subclass can override it, API-7), so its components are their own
+    float32 casts: one copy and one sum of squares serve the check and the normalisation.
+    """
+    values = list(map(float, vector))
+    _check_values(values, dimension)
+    if not used:
+        return values, None
+    square_sum = math.fsum(map(mul, values, values))
+    _check_square_sum(square_sum)
+    return values, square_sum
+
+
+def _check_values(values: list[float], dimension: Optional[int]) -> None:
     if not values:
         raise query_invalid("query embedding must be non-empty.")
     if not math.isfinite(sum(values)):  # a finite sum proves every component finite
@@ -116,20 +143,22 @@ def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, use
         )
     if dimension is not None and len(values) != dimension:
         raise query_invalid(f"Invalid query embedding length: expected {dimension} but received {len(values)}.")
-    if used:
-        as32 = array("f", values)
-        square_sum = array("f", [math.fsum(map(mul, as32, as32))])[0]  # the cast gives inf past float32
-        if square_sum == 0.0 or math.isinf(square_sum):
-            raise query_invalid(
-                "query embedding must have a nonzero, finite norm: the sum of its squared float32 components "
-                "is 0 or overflows float32, so it has no direction for cosine similarity (alpha 0 accepts it)"
-            )
-    return values
 
 
-def unit_float32(vector: Sequence[float]) -> list[float]:
-    """``q / |q|`` computed in float64, then rounded to float32 (the query side of QRY-1)."""
-    norm = math.sqrt(math.fsum(map(mul, vector, vector)))
+def _check_square_sum(square_sum: float) -> None:
+    """The exact sum of the squared float32 components, rounded to float32, is neither 0 nor infinite."""
+    rounded = array("f", [square_sum])[0]  # the cast gives inf past float32
+    if rounded == 0.0 or math.isinf(rounded):
+        raise query_invalid(
+            "query embedding must have a nonzero, finite norm: the sum of its squared float32 components "
+            "is 0 or overflows float32, so it has no direction for cosine similarity (alpha 0 accepts it)"
+        )
+
+
+def unit_float32(vector: Sequence[float], square_sum: Optional[float] = None) -> list[float]:
+    """``q / |q|`` computed in float64, then rounded to float32 (the query side of QRY-1);
+    ``square_sum``, when given, is ``math.fsum`` of the squares of ``vector`` (a caller that has it)."""
+    norm = math.sqrt(math.fsum(map(mul, vector, vector)) if square_sum is None else square_sum)
     if not math.isfinite(norm) or norm == 0.0:
         # Components so large their squares overflow: rescale first (the direction is what counts).
         peak = max(abs(x) for x in vector)
@@ -172,11 +201,11 @@ def plan_query(
         alpha = _unit_interval("alpha", raw_alpha, "a finite number")
     else:
         alpha = min(1.0, max(0.0, _finite("alpha", raw_alpha, "a finite number (clamped to [0, 1])")))
-    embedding = None
+    embedding = square_sum = None
     if opts.embedding is not None:
         # An index with no vectors yet (dimension None) answers [] before the norm is looked at;
         # non-finite components are refused everywhere (observed: moss 1.21.0).
-        embedding = check_query_vector(opts.embedding, dimension, used=alpha > 0 and dimension is not None)
+        embedding, square_sum = check_option_vector(opts.embedding, dimension, used=alpha > 0 and dimension is not None)
     flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=strict)
     group_by = opts.group_by  # None or a ParentGrouping of two str: QueryOptions reads it when set (API-6)
     fetch = top_k * (GROUP_FETCH if group_by is not None else 1)
@@ -203,7 +232,7 @@ def plan_query(
                     "leave it None here, or use MossClient.query on a loaded index, which honours it"
                 )
     checked = dimension if embedding is not None and alpha > 0 else None
-    return QueryPlan(text, top_k, alpha, embedding, flt, min_score, depth, group_by, checked)
+    return QueryPlan(text, top_k, alpha, embedding, flt, min_score, depth, group_by, checked, square_sum)
 
 
 def rank_vectors(
@@ -319,11 +348,8 @@ def _query_vector(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], 
     """The unit float32 query vector of a plan that uses the vector signal (QRY-1, QRY-2)."""
     if _checked_embedding(plan, corpus):
         assert plan.embedding is not None
-        raw: Sequence[float] = plan.embedding
-    else:
-        raw = check_query_vector(
-            plan.embedding if plan.embedding is not None else embed_query(plan.text), corpus.dimension
-        )
+        return unit_float32(plan.embedding, plan.square_sum)  # its squares were summed by check_option_vector
+    raw = check_query_vector(plan.embedding if plan.embedding is not None else embed_query(plan.text), corpus.dimension)
     return unit_float32(raw)
 
 
