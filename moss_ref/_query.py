@@ -117,14 +117,16 @@ def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, use
 def check_option_vector(
     vector: list[float], dimension: Optional[int], *, used: bool = True
 ) -> tuple[list[float], Optional[float]]:
-    """:func:`check_query_vector` for ``QueryOptions.embedding``, and ``math.fsum`` of the squares
-    of its components when ``used`` (None otherwise), for :func:`unit_float32`.
+    """:func:`check_query_vector` for ``QueryOptions.embedding``, with the same outcome, and
+    ``math.fsum`` of the squares of its components when ``used`` (None otherwise), for
+    :func:`unit_float32`.
 
-    The embedding is a list of float32 values since it was set (a value beyond the float32 range
-    became infinite, API-6; no subclass can override it, API-7), so its components are their own
-    float32 casts: one copy and one sum of squares serve the check and the normalisation.
+    ``vector`` is what the getter returns: a new list of the float32 values set (a value beyond
+    the float32 range became infinite, API-6; no subclass can override the getter, API-7; a copy,
+    API-1, so nobody else holds it). Its components are their own float32 casts, so one sum of
+    squares serves the check and the normalisation, and the list itself is kept.
     """
-    values = list(map(float, vector))
+    values = vector
     _check_values(values, dimension)
     if not used:
         return values, None
@@ -202,10 +204,11 @@ def plan_query(
     else:
         alpha = min(1.0, max(0.0, _finite("alpha", raw_alpha, "a finite number (clamped to [0, 1])")))
     embedding = square_sum = None
-    if opts.embedding is not None:
+    given = opts.embedding  # a new list on every read (API-1): read it once
+    if given is not None:
         # An index with no vectors yet (dimension None) answers [] before the norm is looked at;
         # non-finite components are refused everywhere (observed: moss 1.21.0).
-        embedding, square_sum = check_option_vector(opts.embedding, dimension, used=alpha > 0 and dimension is not None)
+        embedding, square_sum = check_option_vector(given, dimension, used=alpha > 0 and dimension is not None)
     flt = None if opts.filter is None else compile_filter(opts.filter, "filter", strict=strict)
     group_by = opts.group_by  # None or a ParentGrouping of two str: QueryOptions reads it when set (API-6)
     fetch = top_k * (GROUP_FETCH if group_by is not None else 1)

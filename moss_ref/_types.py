@@ -235,7 +235,8 @@ class QueryOptions:
 
     @property
     def embedding(self) -> Optional[list[float]]:
-        return self._embedding
+        """A fresh list of the float32 values (as in moss 1.21: changing it changes nothing here)."""
+        return None if self._embedding is None else list(self._embedding)
 
     @embedding.setter
     def embedding(self, value: Optional[Sequence[float]]) -> None:

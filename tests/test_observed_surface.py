@@ -73,6 +73,26 @@ def test_document_hands_out_copies() -> None:
     assert (doc.metadata, doc.embedding) == ({"x": "y"}, None)
 
 
+def test_query_options_hand_out_a_copy_of_the_embedding() -> None:
+    """moss 1.21: ``QueryOptions.embedding`` is a new list on every read; changing it in place
+    changes neither the options nor the query they make (its check and normalisation read the
+    float32 values that were set, QRY-2)."""
+    options = QueryOptions(embedding=[0.5, 0.25], alpha=1.0)
+    first = options.embedding
+    assert first == [0.5, 0.25] and options.embedding is not first
+    first[0] = 1e300  # not a float32 value, and no longer a norm float32 can hold
+    first.append(1.0)
+    assert options.embedding == [0.5, 0.25]
+    from moss_ref import MossClient
+    from moss_ref.stores.memory import MemoryStore
+
+    session = MossClient("p", "k", store=MemoryStore(), embedder="hash-v1").session_sync("idx", "custom")
+    session.core.add_docs([DocumentInfo("a", "red fox", None, [1.0, 0.0]), DocumentInfo("b", "fox", None, [0.0, 1.0])])
+    assert [d.id for d in session.core.query("fox", options).docs] == ["a", "b"]
+    options.embedding = None
+    assert options.embedding is None
+
+
 def test_document_constructor_signature_defaults_and_float32() -> None:
     doc = DocumentInfo(id="a", text="t")
     assert (doc.metadata, doc.embedding, doc.payload) == (None, None, None)
