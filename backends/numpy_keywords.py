@@ -19,7 +19,7 @@ the rows scoring at least the floor of the k-th largest (``_kth``) surely hold t
 every document tied with its k-th. Only that shortlist is rescored exactly — ``math.fsum`` of the very contributions,
 repeats included, gathered for all candidates at once — and sorted by (bm25 desc, position asc).
 Filters become a boolean row mask (cached for a repeated frozenset until the next change) that
-drops the postings of the rows it excludes.
+drops the postings of the rows it excludes (zeroes their float32 sums, for common words).
 
 Memory: 8 bytes per posting plus 5 per row (and the id -> row dict), about a tenth of the
 pure-Python index; between changes, the weights of the tokens queried lately (``_term_weights``:
@@ -424,7 +424,8 @@ class NumpyKeywords:
         # The k-th largest score: when at least k rows score (> 0) it is theirs, and the shortlist
         # is the rows at or above its floor (> 0); else every scoring row.
         if acc.size >= k:
-            _, picked = rows_near_top(acc, k, lambda kth: shortlist_floor(kth, terms) if kth > 0.0 else _LEAST)
+            # > 0 always: a row that holds no query token, or that the filter excludes, is never a candidate
+            _, picked = rows_near_top(acc, k, lambda kth: max(shortlist_floor(kth, terms), _LEAST))
         else:
             picked = np.flatnonzero(acc > 0.0)
         cands = picked if distinct is None else distinct[picked]
@@ -593,12 +594,13 @@ def _floor_of32(kth: float, terms: int) -> np.float32:
     A row's value sums rounded products ``c * fl32(w)`` of positive normal contributions (no
     underflow: each is at least ``_DENSE_LEAST``), at most ``terms + 1`` float32 roundings of the
     exact score: :func:`moss_ref._keyword_rule.shortlist_floor` at ``FLOAT32_UNIT`` covers them,
-    and is rounded down to float32 here. ``kth == 0`` (fewer than k rows score): the least
-    positive float32, so every scoring row.
+    and is rounded down to float32 here. It is never below the least positive float32 (``kth ==
+    0``: fewer than k rows score), so a row that holds no query token, or that the filter
+    excludes (both sum to 0), is never a candidate.
     """
-    if kth <= 0.0:
-        return _LEAST32
     threshold = shortlist_floor(kth, terms, FLOAT32_UNIT)
+    if threshold < float(_LEAST32):  # as Python floats: numpy would round the threshold to float32 first
+        return _LEAST32
     floor: np.float32 = np.float32(threshold)
     if float(floor) > threshold:  # rounded up: the float32 just below
         floor = np.float32(np.nextafter(floor, np.float32(0.0)))

@@ -392,3 +392,26 @@ def test_numpy_sparse_array_path_for_many_rare_words(seed: int) -> None:
         k = rng.choice([1, 5, 20, 100])
         allowed = None if trial % 3 else frozenset(rng.sample(ids, 900))
         assert backend.rank(query, k, position, allowed) == oracle.rank(query, k, position, allowed)
+
+
+def test_numpy_float32_floor_keeps_the_margin_the_bound_needs() -> None:
+    """KW-2 at float32: every dense float32 sum (at most ``terms + 1`` roundings of ``u = 2**-24``
+    of the exact score, ``g = gamma(terms + 1)``) of a document of the final top k is at least
+    ``kth (1 - g) / (1 + g)``; ``_floor_of32`` must be at or below that (exactly, in rationals),
+    or be the least positive float32 (every positive sum is at least that: only sums of 0, rows
+    without a query token or filtered out, are below it). It is a float32 and never below that."""
+    np = pytest.importorskip("numpy")
+    from fractions import Fraction
+
+    rng = random.Random(8)
+    u = Fraction(1, 2**24)
+    least = float(np.nextafter(np.float32(0), np.float32(1)))
+    kths = [0.0, least, 2 * least, 2.0**-126, 1e-30, 0.001, 0.5, 1.0, 3.0, 17.25, 1e6, 3e38]
+    kths += [rng.lognormvariate(0, 3) for _ in range(300)]
+    for kth in [float(np.float32(x)) for x in kths]:  # the k-th of float32 sums is a float32
+        for terms in (1, 2, 3, 4, 7, 16, 100, 1 << 16):
+            floor = numpy_keywords._floor_of32(kth, terms)
+            assert isinstance(floor, np.float32) and float(floor) >= least
+            g = (terms + 1) * u / (1 - (terms + 1) * u)
+            assert float(floor) == least or Fraction(float(floor)) <= Fraction(kth) * (1 - g) / (1 + g), (kth, terms)
+            assert kth > 0.0 or float(floor) == least
