@@ -6,17 +6,23 @@ rare words). A strided sample's k-th largest ``t0`` is at most the array's own k
 (the sample's k largest are k values of the array). If at least k values exceed ``t0``, the k
 largest are among them and their k-th largest is ``K``; otherwise ``K <= t0``, so ``K == t0``.
 Either way the same value as a partition of the whole array, from a partition of a few thousand.
+
+``floor32`` turns a float64 bound into the float32 threshold just at or below it, for float32
+scores (both numpy backends' shortlists).
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["kth_largest", "rows_near_top"]
+_FLOAT32_MAX = 3.4028234663852886e38
+
+__all__ = ["floor32", "kth_largest", "rows_near_top"]
 
 
 def kth_largest(scores: npt.NDArray[Any], k: int) -> float:
@@ -62,3 +68,30 @@ def rows_near_top(
     else:
         floor = floor_of(float(np.partition(scores, m - k)[m - k]))
     return floor, np.flatnonzero(scores >= floor)
+
+
+def floor32(threshold: float) -> np.float32:
+    """The largest float32 at most ``threshold`` (-inf below the float32 range: still a lower bound):
+    a threshold from a float64 bound that float32 scores compare against exactly.
+
+    In the float32 range, ``array('f')`` rounds to nearest and one step of the bit pattern
+    goes down from there (no numpy scalar arithmetic, no error state to set).
+    """
+    if not -_FLOAT32_MAX <= threshold <= _FLOAT32_MAX:  # beyond the range (or NaN): numpy decides
+        with np.errstate(over="ignore"):
+            t32: np.float32 = np.float32(threshold)
+        if float(t32) > threshold:
+            t32 = np.float32(np.nextafter(t32, np.float32(-np.inf)))
+        return t32
+    nearest = array("f", (threshold,))
+    if nearest[0] > threshold:  # rounded up: the float32 just below, one step of its bit pattern
+        bits = array("I", nearest.tobytes())
+        if nearest[0] > 0.0:
+            bits[0] -= 1
+        elif nearest[0] == 0.0:  # +0.0 (a negative threshold above the largest negative subnormal)
+            bits[0] = 0x80000001
+        else:
+            bits[0] += 1
+        nearest = array("f", bits.tobytes())
+    floor: np.float32 = np.float32(nearest[0])
+    return floor

@@ -57,7 +57,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without numpy
     raise missing_extra("numpy", "numpy") from exc
 
-from ._kth import rows_near_top
+from ._kth import floor32, rows_near_top
 
 __all__ = ["NumpyKeywords", "create"]
 
@@ -601,10 +601,7 @@ def _floor_of32(kth: float, terms: int) -> np.float32:
     threshold = shortlist_floor(kth, terms, FLOAT32_UNIT)
     if threshold < float(_LEAST32):  # as Python floats: numpy would round the threshold to float32 first
         return _LEAST32
-    floor: np.float32 = np.float32(threshold)
-    if float(floor) > threshold:  # rounded up: the float32 just below
-        floor = np.float32(np.nextafter(floor, np.float32(0.0)))
-    return floor
+    return floor32(threshold)
 
 
 def create(**options: Any) -> NumpyKeywords:

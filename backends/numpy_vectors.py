@@ -62,7 +62,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without numpy
     raise missing_extra("numpy", "numpy") from exc
 
 from ._exact_dot import exact_dots
-from ._kth import rows_near_top
+from ._kth import floor32, rows_near_top
 from ._parallel import scan_rows
 
 __all__ = ["NumpyVectors", "create"]
@@ -70,7 +70,6 @@ __all__ = ["NumpyVectors", "create"]
 _U32 = 2.0**-24
 _U64 = 2.0**-53
 _TINY = 2.0**-120
-_FLOAT32_MAX = 3.4028234663852886e38
 _NO_OVERFLOW = 2.0**100  # |q| max|d| below this: no float32 score or partial sum can overflow
 _MIN_CAPACITY = 16
 _DOUBLING_BYTES = 8 << 20  # below this the matrix doubles; above it grows by 1/64
@@ -356,7 +355,7 @@ class NumpyVectors:
                 scores = _scores32(block, q)
         if np.isfinite(scores).all():
             margin = 2.5 * e
-            _, keep = rows_near_top(scores, k, lambda top: _floor32(top - margin))  # top: the k-th largest
+            _, keep = rows_near_top(scores, k, lambda top: floor32(top - margin))  # top: the k-th largest
         else:  # float32 overflow: score in float64 (products exact, no overflow possible), per-row bounds
             wide = block.astype(np.float64) @ q.astype(np.float64)
             norms = self._norms[:n] if subset is None else self._norms[subset]
@@ -443,32 +442,6 @@ class NumpyVectors:
         wanted = list(dict.fromkeys(i for i in ids if i in row_of))
         rows = np.fromiter((row_of[i] for i in wanted), dtype=np.intp, count=len(wanted))
         return dict(zip(wanted, self._exact(q, rows)))
-
-
-def _floor32(threshold: float) -> np.float32:
-    """The largest float32 at most ``threshold`` (-inf below the float32 range: still a lower bound).
-
-    In the float32 range, ``array('f')`` rounds to nearest and one step of the bit pattern
-    goes down from there (no numpy scalar arithmetic, no error state to set).
-    """
-    if not -_FLOAT32_MAX <= threshold <= _FLOAT32_MAX:  # beyond the range (or NaN): numpy decides
-        with np.errstate(over="ignore"):
-            t32: np.float32 = np.float32(threshold)
-        if float(t32) > threshold:
-            t32 = np.float32(np.nextafter(t32, np.float32(-np.inf)))
-        return t32
-    nearest = array("f", (threshold,))
-    if nearest[0] > threshold:  # rounded up: the float32 just below, one step of its bit pattern
-        bits = array("I", nearest.tobytes())
-        if nearest[0] > 0.0:
-            bits[0] -= 1
-        elif nearest[0] == 0.0:  # +0.0 (a negative threshold above the largest negative subnormal)
-            bits[0] = 0x80000001
-        else:
-            bits[0] += 1
-        nearest = array("f", bits.tobytes())
-    floor: np.float32 = np.float32(nearest[0])
-    return floor
 
 
 def _scores32(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

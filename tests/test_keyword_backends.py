@@ -415,3 +415,19 @@ def test_numpy_float32_floor_keeps_the_margin_the_bound_needs() -> None:
             g = (terms + 1) * u / (1 - (terms + 1) * u)
             assert float(floor) == least or Fraction(float(floor)) <= Fraction(kth) * (1 - g) / (1 + g), (kth, terms)
             assert kth > 0.0 or float(floor) == least
+
+
+def test_floor32_is_the_largest_float32_at_most_its_argument() -> None:
+    """``_kth.floor32`` (both numpy shortlists' thresholds): a float32 at most the float64 bound,
+    with the next float32 up above it; -inf below the float32 range, the largest float32 above."""
+    np = pytest.importorskip("numpy")
+    from moss_ref_backends._kth import floor32
+
+    rng = random.Random(4)
+    values = [0.0, -0.0, 1e-46, -1e-46, 2.0**-149, -(2.0**-149), 2.0**-126, 1.0, -1.0, 0.1, -0.1, 3.4e38, -3.4e38]
+    values += [rng.uniform(-1, 1) * 10 ** rng.uniform(-45, 38) for _ in range(2000)]
+    for x in values:
+        f = floor32(x)
+        assert isinstance(f, np.float32) and float(f) <= x, x
+        assert float(np.nextafter(f, np.float32(np.inf))) > x, x
+    assert float(floor32(-1e39)) == -math.inf and float(floor32(1e39)) == float(np.finfo(np.float32).max)
