@@ -115,7 +115,7 @@ def check_query_vector(vector: Sequence[float], dimension: Optional[int], *, use
 
 
 def check_option_vector(
-    vector: list[float], dimension: Optional[int], *, used: bool = True
+    vector: list[float], dimension: Optional[int], *, used: bool
 ) -> tuple[list[float], Optional[float]]:
     """:func:`check_query_vector` for ``QueryOptions.embedding``, with the same outcome, and
     ``math.fsum`` of the squares of its components when ``used`` (None otherwise), for
@@ -276,17 +276,10 @@ def rank_keywords(corpus: Corpus, text: str, k: int, allowed: Optional[Set[str]]
     return corpus.keywords.rank(term_ids(text), k, corpus.position, allowed)
 
 
-def shown_score(corpus: Corpus, doc_id: str, similarity: float) -> float:
-    """QRY-1: the cosine ``s / |d|`` clamped to [0, 1], as float32; 0 for a zero document vector."""
-    norm = corpus.norm(doc_id)
-    if norm == 0.0:
-        return 0.0
-    return array("f", [min(1.0, max(0.0, similarity / norm))])[0]
-
-
 def scored(corpus: Corpus, hits: Sequence[Hit]) -> list[Hit]:
-    """``hits`` with their shown scores filled in (0 for keyword-only hits): :func:`shown_score`
-    of each, rounded to float32 in one array."""
+    """``hits`` with their shown scores filled in (QRY-1): the cosine ``s / |d|`` clamped to
+    [0, 1], rounded to float32 (all in one array); 0 for a zero document vector and for
+    keyword-only hits."""
     norm = corpus.norm
     cosines = []
     for h in hits:

@@ -213,6 +213,11 @@ def test_multi_index_checks_the_query_vector_at_every_alpha_before_skipping() ->
     nothing = QueryOptions(embedding=[1, 2, 3], filter={"field": "k", "condition": {"$eq": "none"}})
     with pytest.raises(InvalidArgumentError, match="expected 384"):
         asyncio.run(c.query_multi_index(["full"], "apples", nothing))
+    for names in (["full"], ["full", "empty"]):  # a zero vector has no norm: refused only where vectors rank
+        with pytest.raises(InvalidArgumentError, match="nonzero, finite norm"):
+            asyncio.run(c.query_multi_index(names, "apples", QueryOptions(embedding=[0.0] * 384, alpha=0.5)))
+        found = asyncio.run(c.query_multi_index(names, "apples", QueryOptions(embedding=[0.0] * 384, alpha=0.0)))
+        assert [d.id for d in found.docs] == ["a"]
 
 
 @pytest.mark.parametrize(
