@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from moss_ref._cpus import usable_cpus
+
 __all__ = ["PARALLEL_BYTES", "helpers", "scan_rows"]
 
 PARALLEL_BYTES = 48 << 20  # matrices smaller than this are scored by the calling thread alone
@@ -52,11 +54,7 @@ _pool_lock = threading.Lock()
 
 def helpers() -> int:
     """How many helper threads a large scan uses: the usable CPUs less one, at most ``MAX_HELPERS``."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(0, min(MAX_HELPERS, cpus - 1))
+    return max(0, min(MAX_HELPERS, usable_cpus() - 1))
 
 
 def _executor() -> ThreadPoolExecutor:

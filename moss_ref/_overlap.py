@@ -37,6 +37,8 @@ import threading
 from collections.abc import Callable
 from typing import Optional, TypeVar
 
+from ._cpus import usable_cpus
+
 __all__ = ["MAX_VALUES", "MIN_VALUES", "both", "wanted"]
 
 MIN_VALUES = 2_000_000  # stored vector components (5,200 documents at 384-d): below, in turn
@@ -53,16 +55,9 @@ def wanted(documents: int, dimension: int, *backends: object) -> bool:
     return (
         enabled
         and MIN_VALUES <= documents * dimension <= MAX_VALUES
-        and _cpus() > 1
+        and usable_cpus() > 1
         and all(getattr(type(b), "parallel_rank", False) is True for b in backends)
     )
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
 
 
 class _Helper:

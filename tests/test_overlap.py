@@ -29,7 +29,7 @@ from moss_ref_backends.numpy_vectors import NumpyVectors  # noqa: E402
 @contextmanager
 def forced() -> Iterator[None]:
     """The helper used at any size, whatever the CPUs."""
-    with mock.patch.object(_overlap, "MIN_VALUES", 0), mock.patch.object(_overlap, "_cpus", lambda: 2):
+    with mock.patch.object(_overlap, "MIN_VALUES", 0), mock.patch.object(_overlap, "usable_cpus", lambda: 2):
         with mock.patch.object(_overlap, "enabled", True):
             yield
 
@@ -101,7 +101,7 @@ def test_no_thread_to_be_had_means_in_turn() -> None:
 def test_only_backends_that_allow_it_at_a_size_that_pays_and_with_a_second_cpu() -> None:
     numpy_pair = (NumpyVectors(), NumpyKeywords())
     at_least = _overlap.MIN_VALUES // 384 + 1
-    with mock.patch.object(_overlap, "_cpus", lambda: 2):
+    with mock.patch.object(_overlap, "usable_cpus", lambda: 2):
         assert _overlap.wanted(at_least, 384, *numpy_pair)
         assert not _overlap.wanted(at_least - 2, 384, *numpy_pair)
         at_most = _overlap.MAX_VALUES // 384
@@ -114,7 +114,7 @@ def test_only_backends_that_allow_it_at_a_size_that_pays_and_with_a_second_cpu()
         assert not _overlap.wanted(20_000, 384, PythonVectors(), NumpyKeywords())
         with mock.patch.object(_overlap, "enabled", False):
             assert not _overlap.wanted(20_000, 384, *numpy_pair)
-    with mock.patch.object(_overlap, "_cpus", lambda: 1):
+    with mock.patch.object(_overlap, "usable_cpus", lambda: 1):
         assert not _overlap.wanted(20_000, 384, *numpy_pair)
 
 

@@ -21,9 +21,9 @@ Usage::
 from __future__ import annotations
 
 import importlib.util
-import os
 from typing import Any
 
+from moss_ref._cpus import usable_cpus
 from moss_ref._errors import MossError, model_unavailable
 from moss_ref._protocols import EmbedderFingerprint
 
@@ -55,11 +55,7 @@ _MAX_THREADS = 4
 
 def default_threads() -> int:
     """Intra-op threads: the CPUs this process may use, at most 4 (2 on the reference machine)."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        available = os.cpu_count() or 1
-    return max(1, min(available, _MAX_THREADS))
+    return max(1, min(usable_cpus(), _MAX_THREADS))
 
 
 def _import_onnxruntime(backend: str = BACKEND) -> Any:
