@@ -247,7 +247,8 @@ class MossClient(CloudMixin, UnsupportedMixin):
         self.close_sync()
 
     def close_sync(self) -> None:
-        """Idempotent; closes every live session this client opened."""
+        """Idempotent; closes every live session this client opened, and the store if the client
+        made it (from a path, a URL or ``MOSS_REF_STORE``; a ``Store`` passed in is the caller's)."""
         if self._closed:
             return
         self._closed = True
@@ -255,6 +256,11 @@ class MossClient(CloudMixin, UnsupportedMixin):
             session._close()
         self._sessions.clear()
         self._loaded.clear()
+        store = self._store
+        if store is not None and store is not self._store_arg:
+            release = getattr(store, "close", None)  # the Store protocol has no close(): optional
+            if callable(release):
+                release()
 
     def __enter__(self) -> MossClient:
         return self

@@ -63,7 +63,11 @@ def store_of_kind(kind: str, tmp_path: Path) -> Iterator[Store]:
         yield DirectoryStore(str(tmp_path / "store"))
     else:
         with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
-            yield HttpStore(url)
+            store = HttpStore(url)
+            try:
+                yield store
+            finally:
+                store.close()
 
 
 def custom_session(vector_backend: str = "python", name: str = "idx") -> SessionIndex:

@@ -337,6 +337,83 @@ def test_default_store_path_per_platform(monkeypatch: Any, tmp_path: Any) -> Non
     assert default_store_path() == os.path.join(str(tmp_path / "local"), "moss_ref")
 
 
+def _open_sockets(store: HttpStore) -> int:
+    """How many of ``store``'s pooled connections hold an open socket (every thread's)."""
+    return sum(1 for conn in store._open if conn.sock is not None)
+
+
+def test_http_store_close_closes_every_threads_connections(tmp_path: Any) -> None:
+    """SRV-16: close() closes the keep-alive connections of every thread at once; the store then
+    opens a new one for the next request."""
+    from helpers import serving
+
+    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
+        store = HttpStore(url)
+        store.authenticate(P, K)
+        threads = [threading.Thread(target=store.list_indexes, args=(P,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert _open_sockets(store) == 3  # this thread's and the two others'
+        store.close()
+        assert _open_sockets(store) == 0
+        store.close()  # idempotent
+        store.write_index(P, index())  # still usable: one new connection
+        assert _open_sockets(store) == 1 and [s.name for s in store.list_indexes(P)] == ["idx"]
+        store.close()
+
+
+def test_a_collected_http_store_leaves_no_socket_open(tmp_path: Any) -> None:
+    """SRV-16: a store dropped without close() closes its connections when collected (no
+    ``ResourceWarning: unclosed socket``), including those of threads that have ended."""
+    import gc
+    import warnings
+
+    from helpers import serving
+
+    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
+        store = HttpStore(url)
+        store.authenticate(P, K)
+        worker = threading.Thread(target=store.list_indexes, args=(P,))
+        worker.start()
+        worker.join()
+        sockets = [conn.sock for conn in store._open]
+        assert len(sockets) == 2 and all(s is not None for s in sockets)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            del store, worker
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+        assert all(s is not None and s.fileno() == -1 for s in sockets)  # closed, not merely dropped
+
+
+def test_a_client_closes_the_store_it_made_and_not_one_passed_in(tmp_path: Any) -> None:
+    """CLD-15: close() closes a store the client resolved itself (here from a URL); a Store
+    object passed as ``store=`` belongs to the caller and keeps its connections."""
+    from helpers import serving
+
+    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
+        made = MossClient(P, K, store=url)
+        _run(made.list_indexes())
+        resolved = made.store
+        assert isinstance(resolved, HttpStore) and _open_sockets(resolved) == 1
+        _run(made.close())
+        assert _open_sockets(resolved) == 0
+        mine = HttpStore(url)
+        passed = MossClient(P, K, store=mine)
+        _run(passed.list_indexes())
+        _run(passed.close())
+        assert _open_sockets(mine) == 1 and mine.list_indexes(P) == []
+        mine.close()
+
+
+def _run(awaitable: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(awaitable)
+
+
 def test_store_resolution_order(monkeypatch: Any, tmp_path: Any) -> None:
     explicit = MemoryStore()
     assert resolve_store(explicit) is explicit

@@ -9,7 +9,9 @@ SDK's protocol has no field for: the embedder fingerprint and an expected versio
 swap) in a push, the job kind in job records, and the vectors as raw float32 (``vectorsUrl``)
 instead of JSON numbers.
 
-Standard library only (``http.client``, one keep-alive connection per thread and host). The key
+Standard library only (``http.client``, one keep-alive connection per thread and host).
+``close()`` closes every thread's connections at once (the client that made the store calls it,
+CLD-15), and so does the store's collection; a request after ``close()`` opens a new one. The key
 is kept in memory to renew expired tokens; it is never logged and ``repr`` shows only the URL.
 Failures map to moss_ref's errors: unreachable → ``NETWORK``, 401/403 → ``UNAUTHORIZED``, a 409
 conflict → ``IndexConflict``, undecodable answers → ``DESERIALIZATION``.
@@ -23,6 +25,7 @@ import http.client
 import json
 import threading
 import time
+import weakref
 from array import array
 from collections.abc import Callable
 from dataclasses import replace
@@ -89,6 +92,11 @@ class HttpStore:
         self._keys: dict[str, tuple[str, bytes]] = {}  # project -> the key (and digest) its token came from
         self._lock = threading.Lock()
         self._local = threading.local()
+        # Every pooled connection of every thread, so close() (or the store's collection) can
+        # close them all; ``_generation`` tells a thread its pool was closed since it last looked.
+        self._open: list[http.client.HTTPConnection] = []
+        self._generation = 0
+        self._finalizer = weakref.finalize(self, _close_all, self._open)
 
     def __repr__(self) -> str:
         return f"HttpStore({self.url!r})"
@@ -96,15 +104,31 @@ class HttpStore:
     # -- HTTP ------------------------------------------------------------------------------------
 
     def _connection(self, scheme: str, netloc: str, fresh: bool = False) -> http.client.HTTPConnection:
-        pool: dict[tuple[str, str], http.client.HTTPConnection] = getattr(self._local, "pool", None) or {}
-        self._local.pool = pool
+        local = self._local
+        pool: Optional[dict[tuple[str, str], http.client.HTTPConnection]] = getattr(local, "pool", None)
+        if pool is None or local.generation != self._generation:  # new thread, or close() since
+            pool = local.pool = {}
+            local.generation = self._generation
         conn = pool.get((scheme, netloc))
         if conn is None or fresh:
             if conn is not None:
                 conn.close()
             cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            conn = pool[(scheme, netloc)] = cls(netloc, timeout=self.timeout)
+            made = cls(netloc, timeout=self.timeout)
+            with self._lock:
+                if conn is not None and conn in self._open:
+                    self._open.remove(conn)
+                self._open.append(made)
+            conn = pool[(scheme, netloc)] = made
         return conn
+
+    def close(self) -> None:
+        """Close every thread's keep-alive connections (idempotent). The store stays usable: a
+        later request opens a new connection. A request in flight meanwhile on another thread may
+        fail as unreachable (``NETWORK``)."""
+        with self._lock:
+            self._generation += 1
+            _close_all(self._open)
 
     def _send(self, method: str, target: str, body: Optional[bytes], headers: dict[str, str]) -> _Answer:
         """One request; a reused connection the service closed meanwhile is retried once, fresh."""
@@ -332,6 +356,14 @@ class HttpStore:
         if answer.status != 200:
             raise self._refusal(answer, f"job {job_id!r}")
         return _decoded(lambda: job_from_json(answer.json("job record"), job_id), "job record")
+
+
+def _close_all(connections: list[http.client.HTTPConnection]) -> None:
+    """Close and forget ``connections`` (HttpStore.close, and the store's finalizer)."""
+    closing = connections[:]
+    connections.clear()
+    for conn in closing:
+        conn.close()
 
 
 def _dumps(value: Any) -> bytes:
