@@ -348,12 +348,16 @@ class NumpyVectors:
         q_norm = _norm_above(q)
         max_norm = self._max_norm
         e = (2 * dim + 8) * _U32 * q_norm * max_norm + dim * _TINY * (1.0 + q_norm + max_norm)
-        if q_norm * max_norm < _NO_OVERFLOW:  # every |partial sum| <= |q| |d|: nothing to silence
+        if q_norm * max_norm < _NO_OVERFLOW:
+            # Then every component is finite (the norms bound them, and are inf or NaN otherwise)
+            # and every |partial sum| <= |q| |d|: every score is finite, nothing to check or silence.
             scores = _scores32(block, q)
+            finite = True
         else:
             with np.errstate(over="ignore", invalid="ignore"):
                 scores = _scores32(block, q)
-        if np.isfinite(scores).all():
+            finite = bool(np.isfinite(scores).all())
+        if finite:
             margin = 2.5 * e
             _, keep = rows_near_top(scores, k, lambda top: floor32(top - margin))  # top: the k-th largest
         else:  # float32 overflow: score in float64 (products exact, no overflow possible), per-row bounds
