@@ -6,7 +6,8 @@ for a whole shortlist in about twenty numpy calls, by one error-free extraction 
 Oishi, "Accurate floating-point summation", ExtractVector). Per row, with ``u = 2**-53``:
 
 * ``p_i = q_i * d_i`` is exact in float64 (two 24-bit significands);
-* ``sigma = 2**k >= (n + 2) max|p_i|`` (``n`` terms). ``hi_i = (sigma + p_i) - sigma`` is exact
+* ``sigma = 2**k >= (n + 2) max|p_i|`` (``n`` terms; the largest product of all rows, so one
+  ``sigma`` and one bound serve them all). ``hi_i = (sigma + p_i) - sigma`` is exact
   (Sterbenz) and ``lo_i = p_i - hi_i`` is the rounding error of ``sigma + p_i``, exact too, with
   ``|lo_i| <= 2**(k - 53)``; every ``hi_i`` is a multiple of ``2**(k - 53)`` and every partial sum
   of them is below ``sigma`` in magnitude, so ``H = sum(hi_i)`` is exact in any order;
@@ -38,25 +39,30 @@ _FEW_ROWS = 64  # a shortlist this short is finished in Python (see _finish)
 
 
 def exact_dots(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> list[float]:
-    """``[math.fsum(map(operator.mul, row, q)) for row in block]`` for float32 ``block`` and ``q``."""
+    """``[math.fsum(map(operator.mul, row, q)) for row in block]`` for float32 ``block`` and ``q``.
+
+    One ``sigma`` serves every row (that of the largest product of all): the extraction is exact
+    for any power of two at least ``(n + 2)`` times a row's largest product, and a shortlist's rows
+    are alike, so the wider bound of a row of smaller products seldom sends it to ``math.fsum``.
+    """
     n_rows, n = block.shape
     if n_rows == 0:
         return []
     products = block.astype(np.float64)
     products *= q.astype(np.float64)
+    peak = float(np.abs(products).max()) if n else 0.0  # finite: float32 x float32 never overflows float64
+    _, exponent = math.frexp(peak)  # peak < 2**exponent
+    sigma = math.ldexp(1.0, exponent + (n + 2 - 1).bit_length())  # >= (n + 2) * peak
+    # sum|lo_i| <= n * 2**(k - 53) = n * u * sigma: one bound for all, no pass over lo
+    eps = (4.0 * (n + 2) * n * _U * _U) * sigma + (2 * n + 2) * _TINY
     with np.errstate(over="ignore", invalid="ignore"):
-        peak = np.abs(products).max(axis=1) if n else np.zeros(n_rows)
-        _, exponent = np.frexp(peak)  # peak < 2**exponent
-        sigma = np.ldexp(1.0, exponent + (n + 2 - 1).bit_length())[:, None]  # >= (n + 2) * peak
         hi = products + sigma
         hi -= sigma
         lo = products - hi
         h = hi.sum(axis=1)
         low = lo.sum(axis=1)
-        # sum|lo_i| <= n * 2**(k - 53) = n * u * sigma: one bound per row, no pass over lo
-        eps = (4.0 * (n + 2) * n * _U * _U) * sigma[:, 0] + (2 * n + 2) * _TINY
         if n_rows <= _FEW_ROWS:  # the last steps in Python: a dozen numpy calls cost more for a shortlist
-            return _finish(h.tolist(), low.tolist(), eps.tolist(), products)
+            return _finish(h.tolist(), low.tolist(), eps, products)
         r = h + low
         z = r - h
         e = (h - (r - z)) + (low - z)
@@ -71,11 +77,11 @@ def exact_dots(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> li
     return out
 
 
-def _finish(h: list[float], low: list[float], eps: list[float], products: npt.NDArray[np.float64]) -> list[float]:
+def _finish(h: list[float], low: list[float], bound: float, products: npt.NDArray[np.float64]) -> list[float]:
     """The TwoSum and rounding test of :func:`exact_dots` row by row, in Python floats (the same
     float64 operations, so the same bits); a row that fails it is summed with ``math.fsum``."""
     out = []
-    for i, (hh, ll, bound) in enumerate(zip(h, low, eps)):
+    for i, (hh, ll) in enumerate(zip(h, low)):
         r = hh + ll
         z = r - hh
         e = (hh - (r - z)) + (ll - z)
