@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Optional
@@ -188,14 +189,14 @@ def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str]
         return []
     k = plan.top_k
     raw: Optional[Sequence[float]] = plan.embedding
-    parts: list[tuple[int, Corpus, Optional[Set[str]], Optional[list[float]]]] = []
+    parts: list[tuple[int, Corpus, Optional[Set[str]], Optional[Sequence[float]]]] = []
     for pos, corpus in enumerate(corpora):
         if len(corpus) == 0:
             continue
         allowed = corpus.allowed(plan.filter)
         if allowed is not None and not allowed:
             continue
-        query_vector: Optional[list[float]] = None
+        query_vector: Optional[array[float]] = None
         if plan.needs_vector:
             if corpus.dimension is None:
                 continue  # a custom index without vectors contributes nothing (R-Q-9)
@@ -215,7 +216,7 @@ def _run_multi(plan: QueryPlan, corpora: Sequence[Corpus], embed: Callable[[str]
     return _scored(by_pos, hits[:k])
 
 
-_Part = tuple[int, Corpus, Optional[Set[str]], Optional[list[float]]]
+_Part = tuple[int, Corpus, Optional[Set[str]], Optional[Sequence[float]]]
 
 
 def _scored(by_pos: dict[int, Corpus], hits: Sequence[_Ranked]) -> list[_Ranked]:

@@ -157,8 +157,9 @@ def _check_square_sum(square_sum: float) -> None:
         )
 
 
-def unit_float32(vector: Sequence[float], square_sum: Optional[float] = None) -> list[float]:
-    """``q / |q|`` computed in float64, then rounded to float32 (the query side of QRY-1);
+def unit_float32(vector: Sequence[float], square_sum: Optional[float] = None) -> array[float]:
+    """``q / |q|`` computed in float64, then rounded to float32 (the query side of QRY-1), as the
+    ``array('f')`` the vector backends are handed (a numpy one reads it without a float per value);
     ``square_sum``, when given, is ``math.fsum`` of the squares of ``vector`` (a caller that has it)."""
     norm = math.sqrt(math.fsum(map(mul, vector, vector)) if square_sum is None else square_sum)
     if not math.isfinite(norm) or norm == 0.0:
@@ -166,8 +167,8 @@ def unit_float32(vector: Sequence[float], square_sum: Optional[float] = None) ->
         peak = max(abs(x) for x in vector)
         scaled = [x / peak for x in vector]
         norm = math.sqrt(math.fsum(x * x for x in scaled))
-        return array("f", [x / norm for x in scaled]).tolist()
-    return array("f", map(truediv, vector, repeat(norm, len(vector)))).tolist()  # x / norm, at C speed
+        return array("f", [x / norm for x in scaled])
+    return array("f", map(truediv, vector, repeat(norm, len(vector))))  # x / norm, at C speed
 
 
 def plan_query(
@@ -239,7 +240,7 @@ def plan_query(
 
 
 def rank_vectors(
-    corpus: Corpus, query_vector: list[float], k: int, allowed: Optional[Set[str]]
+    corpus: Corpus, query_vector: Sequence[float], k: int, allowed: Optional[Set[str]]
 ) -> list[tuple[str, float]]:
     """The ``k`` best ``(id, s)`` by (s desc, position asc), ``s`` rounded to float32 (QRY-1, QRY-6).
 
@@ -263,7 +264,7 @@ def rank_vectors(
     return ranked[:k]
 
 
-def similarities32(corpus: Corpus, query_vector: list[float], ids: Sequence[str]) -> dict[str, float]:
+def similarities32(corpus: Corpus, query_vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
     """QRY-1: the similarity of each of ``ids``, rounded to float32 as :func:`rank_vectors` does."""
     exact = corpus.vectors.similarities(query_vector, ids)
     return dict(zip(exact, array("f", exact.values()).tolist()))
@@ -340,7 +341,7 @@ def _checked_embedding(plan: QueryPlan, corpus: Corpus) -> bool:
     return plan.embedding is not None and plan.dimension is not None and plan.dimension == corpus.dimension
 
 
-def _query_vector(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[float]]) -> list[float]:
+def _query_vector(plan: QueryPlan, corpus: Corpus, embed_query: Callable[[str], Sequence[float]]) -> array[float]:
     """The unit float32 query vector of a plan that uses the vector signal (QRY-1, QRY-2)."""
     if _checked_embedding(plan, corpus):
         assert plan.embedding is not None
@@ -355,7 +356,7 @@ def _fuse(
     embed_query: Callable[[str], Sequence[float]],
     allowed: Optional[Set[str]],
     depth: int,
-) -> tuple[list[float], list[str], dict[str, float]]:
+) -> tuple[array[float], list[str], dict[str, float]]:
     """Weighted RRF of the two candidate lists (QRY-5); order (fused desc, position asc) (QRY-6).
 
     Returns the query vector, the fused order and the (float32) similarities of the vector list;
@@ -363,11 +364,11 @@ def _fuse(
     ranks). The keyword list may be ranked on a helper thread meanwhile (``_overlap``).
     """
 
-    ready: Optional[list[float]] = None
+    ready: Optional[array[float]] = None
     if not _checked_embedding(plan, corpus):
         ready = _query_vector(plan, corpus, embed_query)  # an embedder is user code: it runs before any ranking
 
-    def vectors() -> tuple[list[float], list[tuple[str, float]]]:
+    def vectors() -> tuple[array[float], list[tuple[str, float]]]:
         query_vector = ready if ready is not None else _query_vector(plan, corpus, embed_query)
         return query_vector, rank_vectors(corpus, query_vector, depth, allowed)
 
