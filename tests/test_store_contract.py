@@ -339,7 +339,7 @@ def test_default_store_path_per_platform(monkeypatch: Any, tmp_path: Any) -> Non
 
 def _open_sockets(store: HttpStore) -> int:
     """How many of ``store``'s pooled connections hold an open socket (every thread's)."""
-    return sum(1 for conn in store._open if conn.sock is not None)
+    return sum(1 for conns in store._open.values() for conn in conns if conn.sock is not None)
 
 
 def test_http_store_close_closes_every_threads_connections(tmp_path: Any) -> None:
@@ -364,6 +364,23 @@ def test_http_store_close_closes_every_threads_connections(tmp_path: Any) -> Non
         store.close()
 
 
+def test_an_ended_threads_http_connection_is_closed_when_the_next_is_made(tmp_path: Any) -> None:
+    """SRV-16: a connection kept for a thread that has ended is closed as soon as the store makes
+    its next connection, so a thread per task never piles up open sockets."""
+    from helpers import serving
+
+    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
+        store = HttpStore(url)
+        store.authenticate(P, K)
+        for _ in range(5):  # five short-lived threads, one connection each
+            worker = threading.Thread(target=store.list_indexes, args=(P,))
+            worker.start()
+            worker.join()
+            assert _open_sockets(store) <= 2  # this thread's and at most the one just ended
+        assert _open_sockets(store) == 2
+        store.close()
+
+
 def test_a_collected_http_store_leaves_no_socket_open(tmp_path: Any) -> None:
     """SRV-16: a store dropped without close() closes its connections when collected (no
     ``ResourceWarning: unclosed socket``), including those of threads that have ended."""
@@ -378,7 +395,7 @@ def test_a_collected_http_store_leaves_no_socket_open(tmp_path: Any) -> None:
         worker = threading.Thread(target=store.list_indexes, args=(P,))
         worker.start()
         worker.join()
-        sockets = [conn.sock for conn in store._open]
+        sockets = [conn.sock for conns in store._open.values() for conn in conns]
         assert len(sockets) == 2 and all(s is not None for s in sockets)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)

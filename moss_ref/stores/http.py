@@ -92,9 +92,10 @@ class HttpStore:
         self._keys: dict[str, tuple[str, bytes]] = {}  # project -> the key (and digest) its token came from
         self._lock = threading.Lock()
         self._local = threading.local()
-        # Every pooled connection of every thread, so close() (or the store's collection) can
-        # close them all; ``_generation`` tells a thread its pool was closed since it last looked.
-        self._open: list[http.client.HTTPConnection] = []
+        # Every pooled connection, by the thread that made it, so close() (or the store's
+        # collection) can close them all, and those of ended threads are closed when the next one
+        # is made; ``_generation`` tells a thread its pool was closed since it last looked.
+        self._open: dict[threading.Thread, list[http.client.HTTPConnection]] = {}
         self._generation = 0
         self._finalizer = weakref.finalize(self, _close_all, self._open)
 
@@ -115,10 +116,14 @@ class HttpStore:
                 conn.close()
             cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
             made = cls(netloc, timeout=self.timeout)
+            this = threading.current_thread()
             with self._lock:
-                if conn is not None and conn in self._open:
-                    self._open.remove(conn)
-                self._open.append(made)
+                ended = {t: self._open.pop(t) for t in [t for t in self._open if not t.is_alive()]}
+                mine = self._open.setdefault(this, [])
+                if conn is not None and conn in mine:
+                    mine.remove(conn)
+                mine.append(made)
+            _close_all(ended)  # their pools went with their threads: nobody else uses them
             conn = pool[(scheme, netloc)] = made
         return conn
 
@@ -358,9 +363,9 @@ class HttpStore:
         return _decoded(lambda: job_from_json(answer.json("job record"), job_id), "job record")
 
 
-def _close_all(connections: list[http.client.HTTPConnection]) -> None:
-    """Close and forget ``connections`` (HttpStore.close, and the store's finalizer)."""
-    closing = connections[:]
+def _close_all(connections: dict[threading.Thread, list[http.client.HTTPConnection]]) -> None:
+    """Close and forget ``connections`` (HttpStore.close, the store's finalizer, ended threads')."""
+    closing = [conn for conns in connections.values() for conn in conns]
     connections.clear()
     for conn in closing:
         conn.close()
