@@ -13,15 +13,17 @@ Oishi, "Accurate floating-point summation", ExtractVector). Per row, with ``u = 
   of them is below ``sigma`` in magnitude, so ``H = sum(hi_i)`` is exact in any order;
 * ``L`` = the float64 sum of the ``lo_i`` errs by at most ``gamma(n) sum|lo_i| <= gamma(n) n u
   sigma``; ``eps`` below is twice that (plus ``n 2**-1074`` for underflow), so it also covers its
-  own roundings — one bound per row, from ``sigma`` alone;
+  own roundings — one bound for all rows, from ``sigma`` alone;
 * ``r = H + L`` rounded, ``e`` its rounding error (TwoSum, exact): the exact sum is ``r + e + x``
   with ``|x| <= eps``. When ``e - eps`` and ``e + eps`` lie strictly between ``-down / 2`` and
   ``up / 2`` (``up``, ``down``: the gaps from ``r`` to its float64 neighbours), ``r`` is the float64
   nearest to the exact sum, i.e. what ``math.fsum`` returns.
 
-Rows that fail the test — a sum within ``eps`` (about ``2**-77 max|p_i|``) of a rounding midpoint,
-heavy cancellation, a result below ``2**-1000``, non-finite input — are summed with ``math.fsum``.
-So the result is always ``math.fsum`` of the products.
+Rows that fail the test — a sum within ``eps`` (about ``2**-77`` of the largest product of all
+rows) of a rounding midpoint, heavy cancellation, a result below ``2**-1000`` — are summed with
+``math.fsum``, and so is every row when some product is not finite (no ``sigma`` exists then; only
+a query or rows that broke the contract have one). So the result is always ``math.fsum`` of the
+products.
 """
 
 from __future__ import annotations
@@ -42,15 +44,18 @@ def exact_dots(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> li
     """``[math.fsum(map(operator.mul, row, q)) for row in block]`` for float32 ``block`` and ``q``.
 
     One ``sigma`` serves every row (that of the largest product of all): the extraction is exact
-    for any power of two at least ``(n + 2)`` times a row's largest product, and a shortlist's rows
-    are alike, so the wider bound of a row of smaller products seldom sends it to ``math.fsum``.
+    for any power of two at least ``(n + 2)`` times a row's largest product. A row of much smaller
+    products than the others gets a bound that is wide for it and may go to ``math.fsum`` (slower,
+    the same bits); a shortlist's rows are alike, so that is rare where the time is spent.
     """
     n_rows, n = block.shape
     if n_rows == 0:
         return []
     products = block.astype(np.float64)
     products *= q.astype(np.float64)
-    peak = float(np.abs(products).max()) if n else 0.0  # finite: float32 x float32 never overflows float64
+    peak = float(np.abs(products).max()) if n else 0.0  # float32 x float32 never overflows float64
+    if not math.isfinite(peak):  # an infinite or NaN component: frexp would give no bound at all
+        return [math.fsum(row) for row in products.tolist()]
     _, exponent = math.frexp(peak)  # peak < 2**exponent
     sigma = math.ldexp(1.0, exponent + (n + 2 - 1).bit_length())  # >= (n + 2) * peak
     # sum|lo_i| <= n * 2**(k - 53) = n * u * sigma: one bound for all, no pass over lo

@@ -337,9 +337,19 @@ def test_default_store_path_per_platform(monkeypatch: Any, tmp_path: Any) -> Non
     assert default_store_path() == os.path.join(str(tmp_path / "local"), "moss_ref")
 
 
-def _open_sockets(store: HttpStore) -> int:
-    """How many of ``store``'s pooled connections hold an open socket (every thread's)."""
-    return sum(1 for conns in store._open.values() for conn in conns if conn.sock is not None)
+def _sockets(store: HttpStore) -> list[Any]:
+    """The sockets of ``store``'s tracked connections that are open now (every thread's)."""
+    return [conn.sock for _, conns in store._open.values() for conn in conns if conn.sock is not None]
+
+
+def _closed(sockets: list[Any]) -> bool:
+    return all(sock.fileno() == -1 for sock in sockets)
+
+
+def _in_thread(store: HttpStore) -> None:
+    worker = threading.Thread(target=store.list_indexes, args=(P,))
+    worker.start()
+    worker.join()
 
 
 def test_http_store_close_closes_every_threads_connections(tmp_path: Any) -> None:
@@ -350,17 +360,56 @@ def test_http_store_close_closes_every_threads_connections(tmp_path: Any) -> Non
     with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
         store = HttpStore(url)
         store.authenticate(P, K)
-        threads = [threading.Thread(target=store.list_indexes, args=(P,)) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert _open_sockets(store) == 3  # this thread's and the two others'
+        keep = [threading.Event(), threading.Event()]
+
+        def hold(ready: threading.Event) -> None:  # a live thread with a connection
+            store.list_indexes(P)
+            ready.set()
+            keep[1].wait(30)
+
+        holder = threading.Thread(target=hold, args=(keep[0],))
+        holder.start()
+        keep[0].wait(30)
+        _in_thread(store)
+        opened = _sockets(store)
+        assert len(opened) == 3  # this thread's, the live holder's and the ended thread's
         store.close()
-        assert _open_sockets(store) == 0
+        assert _closed(opened) and _sockets(store) == []
         store.close()  # idempotent
         store.write_index(P, index())  # still usable: one new connection
-        assert _open_sockets(store) == 1 and [s.name for s in store.list_indexes(P)] == ["idx"]
+        assert len(_sockets(store)) == 1 and [s.name for s in store.list_indexes(P)] == ["idx"]
+        keep[1].set()
+        holder.join()
+        store.close()
+
+
+def test_close_during_a_request_lets_it_finish_then_closes_its_connection(tmp_path: Any, monkeypatch: Any) -> None:
+    """SRV-16: a connection in use when close() runs (on another thread) is left to its request,
+    which answers normally, and closed by its own thread once the request is over."""
+    import http.client
+
+    from helpers import serving
+
+    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
+        store = HttpStore(url)
+        store.authenticate(P, K)
+        original = http.client.HTTPConnection.getresponse
+        seen: list[Any] = []
+
+        def getresponse(conn: http.client.HTTPConnection) -> Any:  # close() lands mid-request
+            if not seen:
+                seen.append(conn.sock)
+                closer = threading.Thread(target=store.close)
+                closer.start()
+                closer.join()
+                assert conn.sock is not None  # not closed under the request
+            return original(conn)
+
+        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", getresponse)
+        assert store.list_indexes(P) == []  # answered normally
+        assert seen and seen[0].fileno() == -1  # then closed by this thread
+        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", original)
+        assert store.list_indexes(P) == [] and len(_sockets(store)) == 1  # a new one
         store.close()
 
 
@@ -372,37 +421,52 @@ def test_an_ended_threads_http_connection_is_closed_when_the_next_is_made(tmp_pa
     with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
         store = HttpStore(url)
         store.authenticate(P, K)
+        mine = _sockets(store)
+        before: list[Any] = []
         for _ in range(5):  # five short-lived threads, one connection each
-            worker = threading.Thread(target=store.list_indexes, args=(P,))
-            worker.start()
-            worker.join()
-            assert _open_sockets(store) <= 2  # this thread's and at most the one just ended
-        assert _open_sockets(store) == 2
+            _in_thread(store)
+            assert _closed(before)  # the previous thread's, closed by this one's connecting
+            opened = _sockets(store)
+            assert len(opened) == 2 and mine[0] in opened  # this thread's and the one just ended
+            before = [sock for sock in opened if sock is not mine[0]]
         store.close()
 
 
-def test_a_collected_http_store_leaves_no_socket_open(tmp_path: Any) -> None:
-    """SRV-16: a store dropped without close() closes its connections when collected (no
-    ``ResourceWarning: unclosed socket``), including those of threads that have ended."""
+@pytest.mark.parametrize("holder", ["plain thread", "thread subclass holding the store"])
+def test_a_collected_http_store_leaves_no_socket_open(tmp_path: Any, holder: str) -> None:
+    """SRV-16: a store dropped without close() is collected and closes its connections (no
+    ``ResourceWarning: unclosed socket``), including those of threads that have ended, even a
+    thread object that holds the store."""
     import gc
     import warnings
+    import weakref
 
     from helpers import serving
+
+    class Worker(threading.Thread):
+        def __init__(self, store: HttpStore) -> None:
+            super().__init__()
+            self.store = store
+
+        def run(self) -> None:
+            self.store.list_indexes(P)
 
     with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
         store = HttpStore(url)
         store.authenticate(P, K)
-        worker = threading.Thread(target=store.list_indexes, args=(P,))
+        worker = Worker(store) if holder != "plain thread" else threading.Thread(target=store.list_indexes, args=(P,))
         worker.start()
         worker.join()
-        sockets = [conn.sock for conns in store._open.values() for conn in conns]
-        assert len(sockets) == 2 and all(s is not None for s in sockets)
+        sockets = _sockets(store)
+        assert len(sockets) == 2
+        gone = weakref.ref(store)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)
             del store, worker
             gc.collect()
+        assert gone() is None  # nothing kept it alive
         assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
-        assert all(s is not None and s.fileno() == -1 for s in sockets)  # closed, not merely dropped
+        assert _closed(sockets)  # closed, not merely dropped
 
 
 def test_a_client_closes_the_store_it_made_and_not_one_passed_in(tmp_path: Any) -> None:
@@ -414,14 +478,17 @@ def test_a_client_closes_the_store_it_made_and_not_one_passed_in(tmp_path: Any) 
         made = MossClient(P, K, store=url)
         _run(made.list_indexes())
         resolved = made.store
-        assert isinstance(resolved, HttpStore) and _open_sockets(resolved) == 1
+        assert isinstance(resolved, HttpStore)
+        opened = _sockets(resolved)
+        assert len(opened) == 1
         _run(made.close())
-        assert _open_sockets(resolved) == 0
+        assert _closed(opened)
         mine = HttpStore(url)
         passed = MossClient(P, K, store=mine)
         _run(passed.list_indexes())
         _run(passed.close())
-        assert _open_sockets(mine) == 1 and mine.list_indexes(P) == []
+        kept = _sockets(mine)
+        assert len(kept) == 1 and not _closed(kept) and mine.list_indexes(P) == []
         mine.close()
 
 

@@ -569,6 +569,21 @@ def test_stored_norms_are_tight_upper_bounds_at_every_scale() -> None:
         assert (bounds <= exact * (1 + (width + 4) * 2.0**-23) + 1e-17).all()
 
 
+def test_exact_dots_with_a_non_finite_row_keep_the_other_rows_exact() -> None:
+    """A row with an infinite component (only a backend loaded against the contract holds one)
+    leaves no power of two to extract with: every row is then summed by ``math.fsum``, so a
+    finite row needing the extraction keeps its exact value (2, not 1, below)."""
+    np = pytest.importorskip("numpy")
+    from moss_ref_backends._exact_dot import exact_dots
+
+    finite = [2.0**60, 1.0, -(2.0**60), 1.0]  # exact sum 2; a float sum in order gives 1
+    q = np.ones(4, dtype=np.float32)
+    for width in (2, 100):  # finished in Python, and in numpy
+        block = np.array([finite] * (width - 1) + [[math.inf, 0.0, 0.0, 0.0]], dtype=np.float32)
+        assert exact_dots(block, q) == [2.0] * (width - 1) + [math.inf]
+        assert exact_dots(block[:-1], q) == [2.0] * (width - 1)
+
+
 def test_exact_dots_near_a_rounding_midpoint_fall_back_to_fsum() -> None:
     """Sums within the extraction's error of a float64 rounding midpoint (1 + 2**-53 + 2**-106:
     the low parts' float sum rounds the tie the wrong way) must fail the rounding test and be

@@ -92,10 +92,13 @@ class HttpStore:
         self._keys: dict[str, tuple[str, bytes]] = {}  # project -> the key (and digest) its token came from
         self._lock = threading.Lock()
         self._local = threading.local()
-        # Every pooled connection, by the thread that made it, so close() (or the store's
-        # collection) can close them all, and those of ended threads are closed when the next one
-        # is made; ``_generation`` tells a thread its pool was closed since it last looked.
-        self._open: dict[threading.Thread, list[http.client.HTTPConnection]] = {}
+        # Every pooled connection, by the pool (one per thread) that holds it: close() and the
+        # store's collection close them all; a pool is referenced weakly, so one that went with
+        # its thread (thread-local storage) has its connections closed when the next is made.
+        # ``_generation`` tells a thread its pool was closed since it last looked; a connection
+        # in ``_busy`` is in use, and closed by its own thread once its request is over.
+        self._open: dict[int, tuple[weakref.ref[_Pool], list[http.client.HTTPConnection]]] = {}
+        self._busy: set[http.client.HTTPConnection] = set()
         self._generation = 0
         self._finalizer = weakref.finalize(self, _close_all, self._open)
 
@@ -106,9 +109,9 @@ class HttpStore:
 
     def _connection(self, scheme: str, netloc: str, fresh: bool = False) -> http.client.HTTPConnection:
         local = self._local
-        pool: Optional[dict[tuple[str, str], http.client.HTTPConnection]] = getattr(local, "pool", None)
+        pool: Optional[_Pool] = getattr(local, "pool", None)
         if pool is None or local.generation != self._generation:  # new thread, or close() since
-            pool = local.pool = {}
+            pool = local.pool = _Pool()
             local.generation = self._generation
         conn = pool.get((scheme, netloc))
         if conn is None or fresh:
@@ -116,24 +119,27 @@ class HttpStore:
                 conn.close()
             cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
             made = cls(netloc, timeout=self.timeout)
-            this = threading.current_thread()
             with self._lock:
-                ended = {t: self._open.pop(t) for t in [t for t in self._open if not t.is_alive()]}
-                mine = self._open.setdefault(this, [])
-                if conn is not None and conn in mine:
-                    mine.remove(conn)
-                mine.append(made)
-            _close_all(ended)  # their pools went with their threads: nobody else uses them
+                ended = {key: self._open.pop(key) for key, (ref, _) in list(self._open.items()) if ref() is None}
+                entry = self._open.get(id(pool))
+                if entry is None:
+                    entry = self._open[id(pool)] = (weakref.ref(pool), [])
+                if conn is not None and conn in entry[1]:
+                    entry[1].remove(conn)
+                entry[1].append(made)
+            _close_all(ended)  # their pools went with their threads: nobody uses them any more
             conn = pool[(scheme, netloc)] = made
         return conn
 
     def close(self) -> None:
-        """Close every thread's keep-alive connections (idempotent). The store stays usable: a
-        later request opens a new connection. A request in flight meanwhile on another thread may
-        fail as unreachable (``NETWORK``)."""
+        """Close every thread's keep-alive connections (idempotent); one in use by a request is
+        closed by its thread when the request is over. The store stays usable: a later request
+        opens a new connection."""
         with self._lock:
             self._generation += 1
-            _close_all(self._open)
+            idle = [conn for _, conns in self._open.values() for conn in conns if conn not in self._busy]
+        for conn in idle:
+            conn.close()
 
     def _send(self, method: str, target: str, body: Optional[bytes], headers: dict[str, str]) -> _Answer:
         """One request; a reused connection the service closed meanwhile is retried once, fresh."""
@@ -142,6 +148,9 @@ class HttpStore:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "") if parts.scheme else target
         for attempt in (0, 1):
             conn = self._connection(*origin, fresh=attempt == 1)
+            generation = self._local.generation
+            with self._lock:
+                self._busy.add(conn)
             try:
                 conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
@@ -156,6 +165,12 @@ class HttpStore:
             except (TimeoutError, OSError, http.client.HTTPException) as exc:
                 conn.close()
                 raise self._unreachable(exc) from None
+            finally:
+                with self._lock:
+                    self._busy.discard(conn)
+                    closed = generation != self._generation  # close() ran meanwhile and left it open
+                if closed:
+                    conn.close()
         raise AssertionError("unreachable")
 
     def _unreachable(self, exc: BaseException) -> MossError:
@@ -363,10 +378,17 @@ class HttpStore:
         return _decoded(lambda: job_from_json(answer.json("job record"), job_id), "job record")
 
 
-def _close_all(connections: dict[threading.Thread, list[http.client.HTTPConnection]]) -> None:
-    """Close and forget ``connections`` (HttpStore.close, the store's finalizer, ended threads')."""
-    closing = [conn for conns in connections.values() for conn in conns]
-    connections.clear()
+class _Pool(dict[tuple[str, str], http.client.HTTPConnection]):
+    """One thread's connections by (scheme, netloc); weakly referable, so the store learns when the
+    pool went with its thread."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _close_all(pools: dict[int, tuple[weakref.ref[_Pool], list[http.client.HTTPConnection]]]) -> None:
+    """Close and forget the connections of ``pools`` (the store's finalizer; ended threads' pools)."""
+    closing = [conn for _, conns in pools.values() for conn in conns]
+    pools.clear()
     for conn in closing:
         conn.close()
 
