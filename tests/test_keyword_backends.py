@@ -431,3 +431,24 @@ def test_floor32_is_the_largest_float32_at_most_its_argument() -> None:
         assert isinstance(f, np.float32) and float(f) <= x, x
         assert float(np.nextafter(f, np.float32(np.inf))) > x, x
     assert float(floor32(-1e39)) == -math.inf and float(floor32(1e39)) == float(np.finfo(np.float32).max)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keys=st.lists(
+        st.one_of(
+            st.integers(0, 40),
+            st.integers(0, 0xFFFF),
+            st.integers(0, 0xFFFFFFFF),
+            st.sampled_from([0xFFFF, 0x10000, 0xFFFFFFFF]),
+        ),
+        max_size=300,
+    )
+)
+def test_the_radix_order_is_the_stable_sorting_permutation(keys: list[int]) -> None:
+    """``_stable_order32`` (export_terms and the postings build): the permutation a stable sort
+    of the keys gives, for 16-bit keys (one pass) and 32-bit ones (two), repeats kept in order."""
+    np = pytest.importorskip("numpy")
+    for dtype in (np.int64, np.uint32):
+        order = numpy_keywords._stable_order32(np.array(keys, dtype=dtype))
+        assert order.tolist() == sorted(range(len(keys)), key=keys.__getitem__)
