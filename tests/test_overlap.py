@@ -37,13 +37,16 @@ def forced() -> Iterator[None]:
 def test_both_runs_the_second_on_the_helper_and_returns_both_results() -> None:
     here_thread: list[int] = []
     there_thread: list[int] = []
+    started = threading.Event()
 
     def here() -> str:
         here_thread.append(threading.get_ident())
+        assert started.wait(5)  # the helper has taken it (else the caller would take it back)
         return "vectors"
 
     def there() -> str:
         there_thread.append(threading.get_ident())
+        started.set()
         return "keywords"
 
     assert _overlap.both(here, there, overlap=True) == ("vectors", "keywords")
@@ -56,13 +59,16 @@ def test_both_runs_the_second_on_the_helper_and_returns_both_results() -> None:
 def test_the_first_sides_error_wins_and_the_helper_is_always_done_first() -> None:
     finished: list[str] = []
     gate = threading.Event()
+    started = threading.Event()
 
     def slow_keywords() -> str:
+        started.set()
         gate.wait(5)
         finished.append("keywords")
         return "keywords"
 
     def failing_vectors() -> str:
+        started.wait(5)  # the helper runs the keywords (not yet started, they would be dropped)
         gate.set()
         raise ValueError("vector side")
 
@@ -78,6 +84,68 @@ def test_the_first_sides_error_wins_and_the_helper_is_always_done_first() -> Non
     with pytest.raises(ValueError, match="vector side"):  # both fail: the vector side's, as in turn
         _overlap.both(failing_vectors, failing_keywords, overlap=True)
     assert _overlap.both(lambda: 1, lambda: 2, overlap=True) == (1, 2)  # the helper still works
+
+
+class SlowToWake(_overlap._Helper):
+    """A helper whose thread wakes only when told (``wake``), as a sleeping CPU's might late."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        super().__init__()
+
+    def _loop(self) -> None:
+        self.wake.wait()
+        super()._loop()
+
+
+def test_a_keyword_ranking_the_helper_has_not_started_is_taken_back_and_run_by_the_caller() -> None:
+    """A helper slow to wake never delays the query: once the vector side is done, the caller
+    runs the keyword side itself; the thread, waking later, finds nothing to do, and the next
+    hand-off goes to it as usual."""
+    me = threading.get_ident()
+    ran: list[int] = []
+    helper = SlowToWake()
+    with mock.patch.object(_overlap, "_helper", helper):
+        out = _overlap.both(lambda: "vectors", lambda: ran.append(threading.get_ident()) or "keywords", overlap=True)
+        assert out == ("vectors", "keywords") and ran == [me] and helper._owed
+        helper.wake.set()  # the late wake-up: nothing to run, acknowledged before the next hand-off
+        started = threading.Event()
+
+        def here() -> str:
+            assert started.wait(5)
+            return "v"
+
+        def there() -> int:
+            started.set()
+            return threading.get_ident()
+
+        first, second = _overlap.both(here, there, overlap=True)
+        assert first == "v" and second not in (me, None) and not helper._owed
+
+
+def test_a_taken_back_keyword_ranking_fails_or_is_skipped_as_in_turn() -> None:
+    """Taken back, the keyword side's error comes out as ranking in turn gives it; when the
+    vector side fails first, the keyword side never runs (in turn it would not have either)."""
+
+    def keywords_fail() -> str:
+        raise KeyError("keyword side")
+
+    def vectors_fail() -> str:
+        raise ValueError("vector side")
+
+    ran: list[str] = []
+    for here, there, error in [
+        (lambda: "v", keywords_fail, KeyError),
+        (vectors_fail, lambda: ran.append("keywords"), ValueError),
+    ]:
+        helper = SlowToWake()
+        with mock.patch.object(_overlap, "_helper", helper):
+            with pytest.raises(error):
+                _overlap.both(here, there, overlap=True)
+            assert helper._owed
+            helper.wake.set()
+            assert _overlap.both(lambda: 1, lambda: 2, overlap=True) == (1, 2)  # the helper works on
+    assert ran == []
 
 
 def test_a_busy_helper_makes_the_query_rank_in_turn_rather_than_wait() -> None:
@@ -175,7 +243,14 @@ def test_a_forked_child_makes_its_own_helper() -> None:
 
         def in_child() -> bool:  # no helper thread, a fresh lock
             ident: list[int] = []
-            out = _overlap.both(lambda: 1, lambda: ident.append(threading.get_ident()) or 2, overlap=True)
+            started = threading.Event()
+
+            def there() -> int:
+                ident.append(threading.get_ident())
+                started.set()
+                return 2
+
+            out = _overlap.both(lambda: started.wait(5) and 1, there, overlap=True)  # the helper runs it
             return out == (1, 2) and ident[0] != threading.get_ident()
 
         ok = check_in_forked_child(in_child, _overlap._busy)  # as if a query held it at the fork
@@ -186,7 +261,9 @@ def test_an_interrupt_while_waiting_for_the_helper_waits_it_out_then_raises() ->
     """Ctrl-C in the caller's wait: the helper's task still ends before the interrupt comes out,
     and the next query gets its own keyword list, not this one's."""
     with forced():
-        assert _overlap.both(lambda: 0, lambda: 0, overlap=True) == (0, 0)  # the helper exists
+        primed = threading.Event()
+        # the helper exists, and ran this itself (a task taken back is acknowledged at the next hand-off)
+        assert _overlap.both(lambda: primed.wait(5) and 0, lambda: primed.set() or 0, overlap=True) == (0, 0)
         helper = _overlap._helper
         assert helper is not None
         real_done = helper._done
@@ -208,7 +285,10 @@ def test_an_interrupt_while_waiting_for_the_helper_waits_it_out_then_raises() ->
             def release(self) -> None:
                 real_done.release()
 
+        started = threading.Event()
+
         def slow_keywords() -> str:
+            started.set()
             gate.wait(5)
             ended.append("first")
             return "first keywords"
@@ -216,7 +296,7 @@ def test_an_interrupt_while_waiting_for_the_helper_waits_it_out_then_raises() ->
         helper._done = Interrupted()  # type: ignore[assignment]
         try:
             with pytest.raises(KeyboardInterrupt):
-                _overlap.both(lambda: "vectors", slow_keywords, overlap=True)
+                _overlap.both(lambda: started.wait(5) and "vectors", slow_keywords, overlap=True)  # on the helper
             assert ended == ["first"]  # done before the interrupt came out
             assert _overlap.both(lambda: "v2", lambda: "second keywords", overlap=True) == ("v2", "second keywords")
         finally:
