@@ -60,21 +60,20 @@ def exact_dots(block: npt.NDArray[np.float32], q: npt.NDArray[np.float32]) -> li
     sigma = math.ldexp(1.0, exponent + (n + 2 - 1).bit_length())  # >= (n + 2) * peak
     # sum|lo_i| <= n * 2**(k - 53) = n * u * sigma: one bound for all, no pass over lo
     eps = (4.0 * (n + 2) * n * _U * _U) * sigma + (2 * n + 2) * _TINY
-    with np.errstate(over="ignore", invalid="ignore"):
-        hi = products + sigma
-        hi -= sigma
-        lo = products - hi
-        h = hi.sum(axis=1)
-        low = lo.sum(axis=1)
-        if n_rows <= _FEW_ROWS:  # the last steps in Python: a dozen numpy calls cost more for a shortlist
-            return _finish(h.tolist(), low.tolist(), eps, products)
-        r = h + low
-        z = r - h
-        e = (h - (r - z)) + (low - z)
-        up = np.nextafter(r, np.inf) - r
-        down = r - np.nextafter(r, -np.inf)
-        # NaN or infinity anywhere fails these tests
-        ok = (e + eps < up / 2) & (e - eps > -down / 2) & (np.abs(r) >= 2.0**-1000)
+    # All finite from here on: |p_i| < 2**256 and sigma <= 2**(257 + bits of n + 1), far below 2**1024.
+    hi = products + sigma
+    hi -= sigma
+    lo = products - hi
+    h = hi.sum(axis=1)
+    low = lo.sum(axis=1)
+    if n_rows <= _FEW_ROWS:  # the last steps in Python: a dozen numpy calls cost more for a shortlist
+        return _finish(h.tolist(), low.tolist(), eps, products)
+    r = h + low
+    z = r - h
+    e = (h - (r - z)) + (low - z)
+    up = np.nextafter(r, np.inf) - r
+    down = r - np.nextafter(r, -np.inf)
+    ok = (e + eps < up / 2) & (e - eps > -down / 2) & (np.abs(r) >= 2.0**-1000)
     out: list[float] = r.tolist()
     if not ok.all():
         for i in np.flatnonzero(~ok).tolist():

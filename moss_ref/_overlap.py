@@ -28,11 +28,11 @@ query, the helper started 0.32 ms after the hand-off at the median, 1.4 ms at th
 percentile, and ranked the keywords after the vector side had finished in 74 of 400 queries. So
 the caller takes the keyword ranking back when its vector side is done and the helper has not
 started it yet, and runs it itself: a query never waits for the helper to wake up, and costs at
-most what ranking in turn does (common-word hybrid at 10,000, 300 queries each way alternating,
+most what ranking in turn does. Common-word hybrid at 10,000, 300 queries each way alternating,
 on a busy machine: p50 2.25 vs 2.32 ms and p90 4.5 vs 5.7 ms with a 3 ms pause before each; p50
-2.09 vs 2.13 and p99 4.0 vs 6.4 ms without). (A task taken back from a helper is acknowledged by the thread
-when it wakes, and the next hand-off waits for that, so no wake-up is ever confused with a later
-task.)
+2.09 vs 2.13 and p99 4.0 vs 6.4 ms without. A task taken back is acknowledged by the thread
+when it wakes, and the next hand-off waits for that, so no wake-up is ever taken for a later
+task.
 
 What a caller sees is what the sequential order (vectors, then keywords) gives: the same lists
 and the same exception, the vector side's when it raises, else the keyword side's. The helper's
