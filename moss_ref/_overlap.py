@@ -4,8 +4,9 @@ A hybrid query needs a vector list and a keyword list, and neither reads what th
 computes. The numpy vector backend's scan is one long call outside the GIL (bound by memory
 bandwidth), so the keyword ranking can run meanwhile on another core, and the query costs about
 its vector side alone. The keyword ranking is handed over before the query vector is
-normalised, so the helper is awake and waiting for the GIL by the time the scan lets go of it;
-an embedder (user code) has run by then, so nothing of the caller's runs beside the helper.
+normalised, so the helper has that long to wake up before the scan lets go of the GIL (often,
+not always: see below); an embedder (user code) has run by then, so nothing of the caller's runs
+beside the helper.
 
 Only backends that say so take part: ``parallel_rank = True`` on both classes (the numpy ones
 set it; their ranking spends its time in numpy). A pure-Python backend holds the GIL
@@ -30,9 +31,7 @@ the caller takes the keyword ranking back when its vector side is done and the h
 started it yet, and runs it itself: a query never waits for the helper to wake up, and costs at
 most what ranking in turn does. Common-word hybrid at 10,000, 300 queries each way alternating,
 on a busy machine: p50 2.25 vs 2.32 ms and p90 4.5 vs 5.7 ms with a 3 ms pause before each; p50
-2.09 vs 2.13 and p99 4.0 vs 6.4 ms without. A task taken back is acknowledged by the thread
-when it wakes, and the next hand-off waits for that, so no wake-up is ever taken for a later
-task.
+2.09 vs 2.13 and p99 4.0 vs 6.4 ms without.
 
 What a caller sees is what the sequential order (vectors, then keywords) gives: the same lists
 and the same exception, the vector side's when it raises, else the keyword side's. The helper's
@@ -72,59 +71,68 @@ def wanted(documents: int, dimension: int, *backends: object) -> bool:
     )
 
 
-class _Helper:
-    """One thread that runs one task at a time; ``start`` hands it over, ``finish`` waits for it.
+_IDLE, _HANDED, _RUNNING, _DONE = "idle", "handed", "running", "done"
 
-    Two locks do the hand-off (a lock's ``acquire`` waits outside the GIL): ``_go`` is released
-    to start a task, ``_done`` by the thread once the task has ended and been dropped, or once it
-    found the task taken back (``_claim`` decides who runs it; ``_owed``: the thread has yet to
-    say so).
+
+class _Helper:
+    """One thread that runs one task at a time: ``start`` hands it over, ``finish`` takes it back
+    if the thread has not started it yet, else waits for it.
+
+    Everything the hand-off knows lives under one condition (``_cv``): the state (idle, handed,
+    running, done), the task, its result and error. Every wait re-checks the state, so an
+    interrupt (Ctrl-C) in a wait loses nothing, and a late wake-up that finds nothing handed over
+    (a task taken back) goes back to sleep: nothing is counted, nothing has to be acknowledged.
     """
 
     def __init__(self) -> None:
-        self._go = threading.Lock()
-        self._go.acquire()
-        self._done = threading.Lock()
-        self._done.acquire()
-        self._claim = threading.Lock()
+        self._cv = threading.Condition(threading.Lock())
+        self._state = _IDLE
         self._task: Optional[Callable[[], object]] = None
         self._result: object = None
         self._error: Optional[BaseException] = None
-        self._owed = False
         self._thread = threading.Thread(target=self._loop, name="moss_ref-rank", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
+        cv = self._cv
         while True:
-            self._go.acquire()
-            with self._claim:
+            with cv:
+                while self._state != _HANDED:
+                    cv.wait()
                 task, self._task = self._task, None
-            if task is not None:  # else the caller took it back
-                try:
-                    self._result = task()
-                except BaseException as exc:  # handed to the caller, which raises it
-                    self._error = exc
-                task = None  # before saying done: the thread no longer holds what the task held
-            self._done.release()
+                self._state = _RUNNING
+            result: object = None
+            error: Optional[BaseException] = None
+            try:
+                assert task is not None
+                result = task()
+            except BaseException as exc:  # handed to the caller, which raises it
+                error = exc
+            task = None  # before saying done: the thread no longer holds what the task held
+            with cv:
+                self._result, self._error, self._state = result, error, _DONE
+                cv.notify_all()
+            result = error = None
 
-    def start(self, task: Callable[[], object]) -> None:
-        if self._owed:  # the thread has not yet woken for the task taken back from it
-            self._done.acquire()
-            self._owed = False
-        self._task = task
-        self._result = self._error = None
-        self._go.release()
+    def start(self, task: Callable[[], object]) -> bool:
+        """Hand ``task`` over; False (nothing handed) while the thread still runs an earlier one."""
+        with self._cv:
+            if self._state == _RUNNING:
+                return False
+            self._task, self._result, self._error, self._state = task, None, None, _HANDED
+            self._cv.notify()
+        return True
 
     def finish(self, run: bool) -> tuple[object, Optional[BaseException]]:
         """The task's result and error. Not started by the thread yet: taken back, and run here
         when ``run`` (else dropped, as ranking in turn would never have reached it). Started:
         waited for, through an interrupt (Ctrl-C), which is raised once the task is over: a
-        hand-off never outlives its query, and the next query's ``finish`` never takes this
-        one's result."""
-        with self._claim:
-            task, self._task = self._task, None
+        hand-off never outlives its query, and the next query never gets this one's result."""
+        with self._cv:
+            task = None
+            if self._state == _HANDED:
+                task, self._task, self._state = self._task, None, _IDLE
         if task is not None:
-            self._owed = True
             if not run:
                 return None, None
             try:
@@ -132,14 +140,18 @@ class _Helper:
             except BaseException as exc:  # as the thread would have: the caller raises it
                 return None, exc
         interrupted: Optional[BaseException] = None
+        out: tuple[object, Optional[BaseException]] = (None, None)
         while True:
             try:
-                self._done.acquire()
+                with self._cv:
+                    while self._state == _RUNNING:
+                        self._cv.wait()
+                    if self._state == _DONE:
+                        out = self._result, self._error
+                        self._result, self._error, self._state = None, None, _IDLE
                 break
             except BaseException as exc:  # KeyboardInterrupt from a signal handler, say
                 interrupted = interrupted or exc
-        out = self._result, self._error
-        self._result = self._error = None
         if interrupted is not None:
             raise interrupted
         return out
@@ -177,8 +189,10 @@ def both(here: Callable[[], A], there: Callable[[], B], *, overlap: bool) -> tup
         except RuntimeError:  # no new thread (the interpreter is shutting down): in turn
             first = here()
             return first, there()
-        helper.start(there)
         try:
+            if not helper.start(there):  # still busy with an interrupted query's task: in turn
+                first = here()
+                return first, there()
             first = here()
         except BaseException:
             helper.finish(run=False)  # the helper is done (or never starts) before the error goes on

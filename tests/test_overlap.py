@@ -107,8 +107,8 @@ def test_a_keyword_ranking_the_helper_has_not_started_is_taken_back_and_run_by_t
     helper = SlowToWake()
     with mock.patch.object(_overlap, "_helper", helper):
         out = _overlap.both(lambda: "vectors", lambda: ran.append(threading.get_ident()) or "keywords", overlap=True)
-        assert out == ("vectors", "keywords") and ran == [me] and helper._owed
-        helper.wake.set()  # the late wake-up: nothing to run, acknowledged before the next hand-off
+        assert out == ("vectors", "keywords") and ran == [me]
+        helper.wake.set()  # the late wake-up: nothing handed over, back to sleep
         started = threading.Event()
 
         def here() -> str:
@@ -120,7 +120,7 @@ def test_a_keyword_ranking_the_helper_has_not_started_is_taken_back_and_run_by_t
             return threading.get_ident()
 
         first, second = _overlap.both(here, there, overlap=True)
-        assert first == "v" and second not in (me, None) and not helper._owed
+        assert first == "v" and second not in (me, None)
 
 
 def test_a_taken_back_keyword_ranking_fails_or_is_skipped_as_in_turn() -> None:
@@ -142,7 +142,6 @@ def test_a_taken_back_keyword_ranking_fails_or_is_skipped_as_in_turn() -> None:
         with mock.patch.object(_overlap, "_helper", helper):
             with pytest.raises(error):
                 _overlap.both(here, there, overlap=True)
-            assert helper._owed
             helper.wake.set()
             assert _overlap.both(lambda: 1, lambda: 2, overlap=True) == (1, 2)  # the helper works on
     assert ran == []
@@ -257,34 +256,43 @@ def test_a_forked_child_makes_its_own_helper() -> None:
     assert ok
 
 
-def test_an_interrupt_while_waiting_for_the_helper_waits_it_out_then_raises() -> None:
-    """Ctrl-C in the caller's wait: the helper's task still ends before the interrupt comes out,
-    and the next query gets its own keyword list, not this one's."""
+class InterruptedWaits:
+    """The helper's condition, seen from the caller: its first ``wait`` calls raise
+    KeyboardInterrupt (as a signal handler would) after ``before`` runs; the thread keeps the
+    real condition, whose state both share."""
+
+    def __init__(self, cv: threading.Condition, interrupts: int, before: Any) -> None:
+        self.cv, self.interrupts, self.before = cv, interrupts, before
+
+    def __enter__(self) -> bool:
+        return self.cv.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cv.__exit__(*exc)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self.interrupts:
+            self.interrupts -= 1
+            self.before()
+            raise KeyboardInterrupt
+        return self.cv.wait(timeout)
+
+    def notify(self, n: int = 1) -> None:
+        self.cv.notify(n)
+
+
+@pytest.mark.parametrize("interrupts", [1, 3])
+def test_an_interrupt_while_waiting_for_the_helper_waits_it_out_then_raises(interrupts: int) -> None:
+    """Ctrl-C in the caller's wait, once or again and again: the helper's task still ends before
+    the interrupt comes out, and the next query gets its own keyword list, not this one's."""
     with forced():
         primed = threading.Event()
-        # the helper exists, and ran this itself (a task taken back is acknowledged at the next hand-off)
         assert _overlap.both(lambda: primed.wait(5) and 0, lambda: primed.set() or 0, overlap=True) == (0, 0)
         helper = _overlap._helper
         assert helper is not None
-        real_done = helper._done
+        real_cv = helper._cv
         gate = threading.Event()
         ended: list[str] = []
-
-        class Interrupted:
-            """The first wait is interrupted (as a signal handler raising would), later ones are not."""
-
-            calls = 0
-
-            def acquire(self) -> bool:
-                Interrupted.calls += 1
-                if Interrupted.calls == 1:
-                    gate.set()
-                    raise KeyboardInterrupt
-                return real_done.acquire()
-
-            def release(self) -> None:
-                real_done.release()
-
         started = threading.Event()
 
         def slow_keywords() -> str:
@@ -293,14 +301,52 @@ def test_an_interrupt_while_waiting_for_the_helper_waits_it_out_then_raises() ->
             ended.append("first")
             return "first keywords"
 
-        helper._done = Interrupted()  # type: ignore[assignment]
+        helper._cv = InterruptedWaits(real_cv, interrupts, gate.set)  # type: ignore[assignment]
         try:
             with pytest.raises(KeyboardInterrupt):
                 _overlap.both(lambda: started.wait(5) and "vectors", slow_keywords, overlap=True)  # on the helper
             assert ended == ["first"]  # done before the interrupt came out
-            assert _overlap.both(lambda: "v2", lambda: "second keywords", overlap=True) == ("v2", "second keywords")
         finally:
-            helper._done = real_done
+            helper._cv = real_cv
+        again = threading.Event()
+        out = _overlap.both(lambda: again.wait(5) and "v2", lambda: again.set() or "second keywords", overlap=True)
+        assert out == ("v2", "second keywords")
+
+
+def test_an_interrupt_as_the_keywords_are_handed_over_never_leaves_them_running() -> None:
+    """Ctrl-C as ``start`` returns (the task handed over, the query not yet ranking): the query
+    raises it, and the keyword ranking is taken back, never run after the query is over."""
+    ran: list[str] = []
+    helper = SlowToWake()
+    real_start = helper.start
+
+    def start_then_interrupt(task: Any) -> bool:
+        real_start(task)
+        raise KeyboardInterrupt
+
+    with mock.patch.object(_overlap, "_helper", helper), mock.patch.object(helper, "start", start_then_interrupt):
+        with pytest.raises(KeyboardInterrupt):
+            _overlap.both(lambda: "v", lambda: ran.append("keywords"), overlap=True)
+    helper.wake.set()
+    with mock.patch.object(_overlap, "_helper", helper):
+        started = threading.Event()
+        out = _overlap.both(lambda: started.wait(5) and "v", lambda: started.set() or "k", overlap=True)
+    assert out == ("v", "k") and ran == []
+
+
+def test_a_helper_still_running_an_earlier_task_means_in_turn() -> None:
+    """Never a second task on a running thread (it would mix two queries' results): in turn."""
+    helper = SlowToWake()
+    with mock.patch.object(_overlap, "_helper", helper):
+        with helper._cv:
+            helper._state = _overlap._RUNNING
+        try:
+            seen: list[int] = []
+            out = _overlap.both(lambda: "v", lambda: seen.append(threading.get_ident()) or "k", overlap=True)
+        finally:
+            with helper._cv:
+                helper._state = _overlap._IDLE
+    assert out == ("v", "k") and seen == [threading.get_ident()]
 
 
 def test_the_query_embedder_runs_before_the_keyword_ranking_is_handed_over() -> None:
