@@ -6,6 +6,7 @@ and ``DirectoryStore``; directory-only behaviour (garbage collection, paths, I/O
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers import STORE_KINDS, store_of_kind
+from helpers import STORE_KINDS, serving, store_of_kind
 
 from moss_ref import MossClient, MossError
 from moss_ref._corpus import Record
@@ -337,6 +338,22 @@ def test_default_store_path_per_platform(monkeypatch: Any, tmp_path: Any) -> Non
     assert default_store_path() == os.path.join(str(tmp_path / "local"), "moss_ref")
 
 
+@pytest.fixture
+def served(tmp_path: Any) -> Iterator[str]:
+    """The URL of a ``moss-ref serve`` service over a fresh directory store."""
+    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
+        yield url
+
+
+@pytest.fixture
+def http_store(tmp_path: Any) -> Iterator[HttpStore]:
+    """An authenticated ``HttpStore`` on a fresh service (closed afterwards)."""
+    with store_of_kind("http", tmp_path) as store:
+        assert isinstance(store, HttpStore)
+        store.authenticate(P, K)
+        yield store
+
+
 def _sockets(store: HttpStore) -> list[Any]:
     """The sockets of ``store``'s tracked connections that are open now (every thread's)."""
     return [conn.sock for _, conns in store._open.values() for conn in conns if conn.sock is not None]
@@ -352,96 +369,81 @@ def _in_thread(store: HttpStore) -> None:
     worker.join()
 
 
-def test_http_store_close_closes_every_threads_connections(tmp_path: Any) -> None:
+def test_http_store_close_closes_every_threads_connections(http_store: HttpStore) -> None:
     """SRV-16: close() closes the keep-alive connections of every thread at once; the store then
     opens a new one for the next request."""
-    from helpers import serving
+    store = http_store
+    keep = [threading.Event(), threading.Event()]
 
-    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
-        store = HttpStore(url)
-        store.authenticate(P, K)
-        keep = [threading.Event(), threading.Event()]
+    def hold(ready: threading.Event) -> None:  # a live thread with a connection
+        store.list_indexes(P)
+        ready.set()
+        keep[1].wait(30)
 
-        def hold(ready: threading.Event) -> None:  # a live thread with a connection
-            store.list_indexes(P)
-            ready.set()
-            keep[1].wait(30)
-
-        holder = threading.Thread(target=hold, args=(keep[0],))
-        holder.start()
-        keep[0].wait(30)
-        _in_thread(store)
-        opened = _sockets(store)
-        assert len(opened) == 3  # this thread's, the live holder's and the ended thread's
-        store.close()
-        assert _closed(opened) and _sockets(store) == []
-        store.close()  # idempotent
-        store.write_index(P, index())  # still usable: one new connection
-        assert len(_sockets(store)) == 1 and [s.name for s in store.list_indexes(P)] == ["idx"]
-        keep[1].set()
-        holder.join()
-        store.close()
+    holder = threading.Thread(target=hold, args=(keep[0],))
+    holder.start()
+    keep[0].wait(30)
+    _in_thread(store)
+    opened = _sockets(store)
+    assert len(opened) == 3  # this thread's, the live holder's and the ended thread's
+    store.close()
+    assert _closed(opened) and _sockets(store) == []
+    store.close()  # idempotent
+    store.write_index(P, index())  # still usable: one new connection
+    assert len(_sockets(store)) == 1 and [s.name for s in store.list_indexes(P)] == ["idx"]
+    keep[1].set()
+    holder.join()
 
 
-def test_close_during_a_request_lets_it_finish_then_closes_its_connection(tmp_path: Any, monkeypatch: Any) -> None:
+def test_close_during_a_request_lets_it_finish_then_closes_its_connection(
+    http_store: HttpStore, monkeypatch: Any
+) -> None:
     """SRV-16: a connection in use when close() runs (on another thread) is left to its request,
     which answers normally, and closed by its own thread once the request is over."""
     import http.client
 
-    from helpers import serving
+    store = http_store
+    original = http.client.HTTPConnection.getresponse
+    seen: list[Any] = []
 
-    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
-        store = HttpStore(url)
-        store.authenticate(P, K)
-        original = http.client.HTTPConnection.getresponse
-        seen: list[Any] = []
+    def getresponse(conn: http.client.HTTPConnection) -> Any:  # close() lands mid-request
+        if not seen:
+            seen.append(conn.sock)
+            closer = threading.Thread(target=store.close)
+            closer.start()
+            closer.join()
+            assert conn.sock is not None  # not closed under the request
+        return original(conn)
 
-        def getresponse(conn: http.client.HTTPConnection) -> Any:  # close() lands mid-request
-            if not seen:
-                seen.append(conn.sock)
-                closer = threading.Thread(target=store.close)
-                closer.start()
-                closer.join()
-                assert conn.sock is not None  # not closed under the request
-            return original(conn)
-
-        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", getresponse)
-        assert store.list_indexes(P) == []  # answered normally
-        assert seen and seen[0].fileno() == -1  # then closed by this thread
-        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", original)
-        assert store.list_indexes(P) == [] and len(_sockets(store)) == 1  # a new one
-        store.close()
+    monkeypatch.setattr(http.client.HTTPConnection, "getresponse", getresponse)
+    assert store.list_indexes(P) == []  # answered normally
+    assert seen and seen[0].fileno() == -1  # then closed by this thread
+    monkeypatch.setattr(http.client.HTTPConnection, "getresponse", original)
+    assert store.list_indexes(P) == [] and len(_sockets(store)) == 1  # a new one
 
 
-def test_an_ended_threads_http_connection_is_closed_when_the_next_is_made(tmp_path: Any) -> None:
+def test_an_ended_threads_http_connection_is_closed_when_the_next_is_made(http_store: HttpStore) -> None:
     """SRV-16: a connection kept for a thread that has ended is closed as soon as the store makes
     its next connection, so a thread per task never piles up open sockets."""
-    from helpers import serving
-
-    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
-        store = HttpStore(url)
-        store.authenticate(P, K)
-        mine = _sockets(store)
-        before: list[Any] = []
-        for _ in range(5):  # five short-lived threads, one connection each
-            _in_thread(store)
-            assert _closed(before)  # the previous thread's, closed by this one's connecting
-            opened = _sockets(store)
-            assert len(opened) == 2 and mine[0] in opened  # this thread's and the one just ended
-            before = [sock for sock in opened if sock is not mine[0]]
-        store.close()
+    store = http_store
+    mine = _sockets(store)
+    before: list[Any] = []
+    for _ in range(5):  # five short-lived threads, one connection each
+        _in_thread(store)
+        assert _closed(before)  # the previous thread's, closed by this one's connecting
+        opened = _sockets(store)
+        assert len(opened) == 2 and mine[0] in opened  # this thread's and the one just ended
+        before = [sock for sock in opened if sock is not mine[0]]
 
 
 @pytest.mark.parametrize("holder", ["plain thread", "thread subclass holding the store"])
-def test_a_collected_http_store_leaves_no_socket_open(tmp_path: Any, holder: str) -> None:
+def test_a_collected_http_store_leaves_no_socket_open(served: str, holder: str) -> None:
     """SRV-16: a store dropped without close() is collected and closes its connections (no
     ``ResourceWarning: unclosed socket``), including those of threads that have ended, even a
     thread object that holds the store."""
     import gc
     import warnings
     import weakref
-
-    from helpers import serving
 
     class Worker(threading.Thread):
         def __init__(self, store: HttpStore) -> None:
@@ -451,51 +453,41 @@ def test_a_collected_http_store_leaves_no_socket_open(tmp_path: Any, holder: str
         def run(self) -> None:
             self.store.list_indexes(P)
 
-    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
-        store = HttpStore(url)
-        store.authenticate(P, K)
-        worker = Worker(store) if holder != "plain thread" else threading.Thread(target=store.list_indexes, args=(P,))
-        worker.start()
-        worker.join()
-        sockets = _sockets(store)
-        assert len(sockets) == 2
-        gone = weakref.ref(store)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ResourceWarning)
-            del store, worker
-            gc.collect()
-        assert gone() is None  # nothing kept it alive
-        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
-        assert _closed(sockets)  # closed, not merely dropped
+    store = HttpStore(served)
+    store.authenticate(P, K)
+    worker = Worker(store) if holder != "plain thread" else threading.Thread(target=store.list_indexes, args=(P,))
+    worker.start()
+    worker.join()
+    sockets = _sockets(store)
+    assert len(sockets) == 2
+    gone = weakref.ref(store)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        del store, worker
+        gc.collect()
+    assert gone() is None  # nothing kept it alive
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert _closed(sockets)  # closed, not merely dropped
 
 
-def test_a_client_closes_the_store_it_made_and_not_one_passed_in(tmp_path: Any) -> None:
+def test_a_client_closes_the_store_it_made_and_not_one_passed_in(served: str) -> None:
     """CLD-15: close() closes a store the client resolved itself (here from a URL); a Store
     object passed as ``store=`` belongs to the caller and keeps its connections."""
-    from helpers import serving
-
-    with serving(DirectoryStore(str(tmp_path / "store")), allow_first_use=True) as url:
-        made = MossClient(P, K, store=url)
-        _run(made.list_indexes())
-        resolved = made.store
-        assert isinstance(resolved, HttpStore)
-        opened = _sockets(resolved)
-        assert len(opened) == 1
-        _run(made.close())
-        assert _closed(opened)
-        mine = HttpStore(url)
-        passed = MossClient(P, K, store=mine)
-        _run(passed.list_indexes())
-        _run(passed.close())
-        kept = _sockets(mine)
-        assert len(kept) == 1 and not _closed(kept) and mine.list_indexes(P) == []
-        mine.close()
-
-
-def _run(awaitable: Any) -> Any:
-    import asyncio
-
-    return asyncio.run(awaitable)
+    made = MossClient(P, K, store=served)
+    asyncio.run(made.list_indexes())
+    resolved = made.store
+    assert isinstance(resolved, HttpStore)
+    opened = _sockets(resolved)
+    assert len(opened) == 1
+    asyncio.run(made.close())
+    assert _closed(opened)
+    mine = HttpStore(served)
+    passed = MossClient(P, K, store=mine)
+    asyncio.run(passed.list_indexes())
+    asyncio.run(passed.close())
+    kept = _sockets(mine)
+    assert len(kept) == 1 and not _closed(kept) and mine.list_indexes(P) == []
+    mine.close()
 
 
 def test_store_resolution_order(monkeypatch: Any, tmp_path: Any) -> None:
